@@ -1,0 +1,7 @@
+//! sea-orm entities, one module per table.
+
+pub mod api_keys;
+pub mod app_secrets;
+pub mod id_counters;
+pub mod links;
+pub mod users;

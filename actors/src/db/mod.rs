@@ -1,0 +1,91 @@
+//! The database port: SQLite (embedded default) or PostgreSQL, both through sea-orm.
+
+pub mod entities;
+pub mod ids;
+pub mod links;
+pub mod secrets;
+pub mod users;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use std::time::Duration;
+
+/// A failed database operation. Unique and foreign-key violations that a caller can cause are
+/// turned into domain errors where the query runs, so what reaches this type is our fault or an
+/// outage.
+#[derive(Debug, thiserror::Error)]
+#[error("database {operation} failed: {source}")]
+pub struct DbError {
+    pub operation: &'static str,
+    #[source]
+    pub source: DbErr,
+}
+
+impl DbError {
+    pub fn new(operation: &'static str, source: DbErr) -> Self {
+        Self { operation, source }
+    }
+
+    /// Whether the failure is the database being unreachable rather than a bad statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.source, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+    }
+}
+
+/// Extension for attaching the operation name to a sea-orm result.
+pub trait DbResultExt<T> {
+    fn during(self, operation: &'static str) -> Result<T, DbError>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DbErr> {
+    fn during(self, operation: &'static str) -> Result<T, DbError> {
+        self.map_err(|source| DbError::new(operation, source))
+    }
+}
+
+/// Connection settings that do not depend on the backend.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// Opens a connection pool. SQLite gets WAL journaling with `synchronous = FULL`, so every
+/// committed transaction survives a power cut, foreign keys on, and a busy timeout so that
+/// concurrent writers wait instead of failing.
+pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbError> {
+    let mut connect = ConnectOptions::new(options.url.clone());
+    connect
+        .max_connections(options.max_connections)
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    Database::connect(connect).await.during("connect")
+}
+
+/// Runs a trivial query, for readiness checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
+    db.execute_unprepared("SELECT 1").await.during("ping")?;
+    Ok(())
+}
+
+/// Whether `error` is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+pub fn backend(db: &DatabaseConnection) -> DbBackend {
+    db.get_database_backend()
+}

@@ -1,0 +1,394 @@
+//! `UrlShard`: owns the links whose code hashes to it.
+//!
+//! Shards are workers of a ractor factory with key-persistent routing on the code, so every
+//! request for one code reaches the same shard, in order. Each shard owns a hot cache that only it
+//! writes; request handlers read it directly (see [`crate::links::Links::resolve`]), so a hot
+//! redirect never waits for an actor. A miss reaches the shard, which coalesces concurrent misses
+//! for one code into one database read. Writes update the cache before their caller is answered,
+//! so a client reads its own writes on this instance.
+
+use crate::db::entities::links;
+use crate::db::{self, DbError};
+use crate::link_writer::LinkWriterMessage;
+use crate::supervisor::ActorSlot;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ractor::factory::{FactoryMessage, Job, Worker, WorkerId};
+use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the hot cache holds for one code: the link, or `None` for a code known not to exist.
+pub type CacheEntry = Option<Arc<CachedLink>>;
+
+/// One shard's hot cache.
+pub type ShardCache = moka::sync::Cache<String, CacheEntry>;
+
+/// The fields a redirect needs, kept in the hot cache.
+#[derive(Debug, Clone)]
+pub struct CachedLink {
+    pub id: i64,
+    pub code: String,
+    pub target: crate::domain::TargetUrl,
+    /// The serialized target, ready to become a `Location` header.
+    pub location: Bytes,
+    pub redirect: u16,
+    pub forward_query: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_visits: Option<i64>,
+    pub disabled: bool,
+    pub owner_id: Option<i64>,
+}
+
+impl CachedLink {
+    pub fn from_model(model: &links::Model) -> Option<Self> {
+        let url = url::Url::parse(&model.url).ok()?;
+        Some(Self {
+            id: model.id,
+            code: model.code.clone(),
+            location: Bytes::copy_from_slice(url.as_str().as_bytes()),
+            target: crate::domain::TargetUrl::from_stored(url),
+            redirect: u16::try_from(model.redirect).unwrap_or(302),
+            forward_query: model.forward_query,
+            expires_at: model.expires_at,
+            max_visits: model.max_visits,
+            disabled: model.disabled,
+            owner_id: model.owner_id,
+        })
+    }
+}
+
+/// Builds a shard cache whose negative entries live `negative_ttl` and positive ones `ttl`.
+pub fn new_cache(capacity: u64, ttl: Duration, negative_ttl: Duration) -> ShardCache {
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .expire_after(EntryExpiry { ttl, negative_ttl })
+        .build()
+}
+
+struct EntryExpiry {
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl moka::Expiry<String, CacheEntry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &String, entry: &CacheEntry, _now: Instant) -> Option<Duration> {
+        Some(if entry.is_some() { self.ttl } else { self.negative_ttl })
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &CacheEntry,
+        _now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(if entry.is_some() { self.ttl } else { self.negative_ttl })
+    }
+}
+
+pub type ShardError = Arc<DbError>;
+pub type ShardFactory = FactoryMessage<String, UrlShardMessage>;
+
+pub enum UrlShardMessage {
+    /// Looks a code up, in the cache or with one coalesced database read.
+    Resolve {
+        code: String,
+        reply: RpcReplyPort<Result<CacheEntry, ShardError>>,
+    },
+    /// Inserts a new link through the group-commit writer. Replies whether the code was free.
+    Create {
+        row: Box<links::ActiveModel>,
+        code: String,
+        reply: RpcReplyPort<Result<bool, ShardError>>,
+    },
+    /// Writes a changed link and refreshes the cache.
+    Update {
+        row: Box<links::ActiveModel>,
+        code: String,
+        reply: RpcReplyPort<Result<links::Model, ShardError>>,
+    },
+    Delete {
+        id: i64,
+        code: String,
+        reply: RpcReplyPort<Result<bool, ShardError>>,
+    },
+    /// Drops a cached entry that another instance changed.
+    Invalidate { code: String },
+    /// Makes the shard fail, to exercise supervision.
+    #[doc(hidden)]
+    InjectFailure { code: String },
+    Loaded {
+        code: String,
+        epoch: u64,
+        result: Result<Option<links::Model>, ShardError>,
+    },
+    Written {
+        code: String,
+        entry: CacheEntry,
+        done: Box<dyn FnOnce() + Send>,
+    },
+}
+
+#[derive(Clone)]
+pub struct UrlShardArguments {
+    pub db: DatabaseConnection,
+    pub writer: ActorSlot<LinkWriterMessage>,
+    pub cache: ShardCache,
+}
+
+pub struct UrlShard;
+
+pub struct UrlShardState {
+    arguments: UrlShardArguments,
+    /// Callers waiting for the database read of a code.
+    pending: HashMap<String, Vec<RpcReplyPort<Result<CacheEntry, ShardError>>>>,
+    /// Counts completed writes, so a read that overlapped a write does not fill the cache.
+    epoch: u64,
+}
+
+type Factory = ActorRef<ShardFactory>;
+
+impl Worker for UrlShard {
+    type Key = String;
+    type Message = UrlShardMessage;
+    type Arguments = UrlShardArguments;
+    type State = UrlShardState;
+
+    async fn pre_start(
+        &self,
+        wid: WorkerId,
+        _factory: &Factory,
+        arguments: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        // A restarted shard starts from an empty cache: the entries are cheap to reload and the
+        // failure may have left a write half applied to them.
+        arguments.cache.invalidate_all();
+        tracing::debug!(shard = wid, "url shard started");
+        Ok(UrlShardState {
+            arguments,
+            pending: HashMap::new(),
+            epoch: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        wid: WorkerId,
+        factory: &Factory,
+        Job { msg, key, .. }: Job<String, UrlShardMessage>,
+        state: &mut Self::State,
+    ) -> Result<String, ActorProcessingErr> {
+        match msg {
+            UrlShardMessage::Resolve { code, reply } => resolve(factory, state, code, reply),
+            UrlShardMessage::Loaded {
+                code,
+                epoch,
+                result,
+            } => loaded(state, code, epoch, result),
+            UrlShardMessage::Create { row, code, reply } => create(factory, state, row, code, reply),
+            UrlShardMessage::Update { row, code, reply } => update(factory, state, row, code, reply),
+            UrlShardMessage::Delete { id, code, reply } => delete(factory, state, id, code, reply),
+            UrlShardMessage::Written { code, entry, done } => {
+                state.epoch += 1;
+                state.arguments.cache.insert(code, entry);
+                done();
+            }
+            UrlShardMessage::Invalidate { code } => {
+                state.epoch += 1;
+                state.arguments.cache.invalidate(&code);
+            }
+            UrlShardMessage::InjectFailure { code } => {
+                panic!("failure injected into url shard {wid} for code {code}");
+            }
+        }
+        Ok(key)
+    }
+}
+
+fn resolve(
+    factory: &Factory,
+    state: &mut UrlShardState,
+    code: String,
+    reply: RpcReplyPort<Result<CacheEntry, ShardError>>,
+) {
+    if let Some(entry) = state.arguments.cache.get(&code) {
+        crate::reply(reply, Ok(entry));
+        return;
+    }
+    if let Some(waiters) = state.pending.get_mut(&code) {
+        waiters.push(reply);
+        return;
+    }
+    state.pending.insert(code.clone(), vec![reply]);
+
+    let db = state.arguments.db.clone();
+    let epoch = state.epoch;
+    let factory = factory.clone();
+    tokio::spawn(async move {
+        let result = db::links::find_by_code(&db, &code).await.map_err(Arc::new);
+        let message = UrlShardMessage::Loaded {
+            code: code.clone(),
+            epoch,
+            result,
+        };
+        let _ = factory.dispatch(code, message);
+    });
+}
+
+fn loaded(
+    state: &mut UrlShardState,
+    code: String,
+    epoch: u64,
+    result: Result<Option<links::Model>, ShardError>,
+) {
+    let waiters = state.pending.remove(&code).unwrap_or_default();
+    let answer = result.map(|model| model.as_ref().and_then(CachedLink::from_model).map(Arc::new));
+    if let Ok(entry) = &answer
+        && epoch == state.epoch
+    {
+        state.arguments.cache.insert(code, entry.clone());
+    }
+    for waiter in waiters {
+        crate::reply(waiter, answer.clone());
+    }
+}
+
+/// Runs `write` off the shard, then sends the resulting cache entry back through the factory so
+/// that the shard updates its cache before the caller hears the outcome.
+fn write_then_cache<T, W>(
+    factory: &Factory,
+    code: String,
+    reply: RpcReplyPort<Result<T, ShardError>>,
+    write: W,
+) where
+    T: Send + 'static,
+    W: Future<Output = Result<(T, Option<CacheEntry>), ShardError>> + Send + 'static,
+{
+    let factory = factory.clone();
+    tokio::spawn(async move {
+        match write.await {
+            Ok((value, Some(entry))) => {
+                let done = Box::new(move || crate::reply(reply, Ok(value)));
+                let message = UrlShardMessage::Written {
+                    code: code.clone(),
+                    entry,
+                    done,
+                };
+                if let Err(error) = factory.dispatch(code, message) {
+                    tracing::debug!(%error, "cache refresh dropped: url shards are stopping");
+                }
+            }
+            Ok((value, None)) => crate::reply(reply, Ok(value)),
+            Err(error) => crate::reply(reply, Err(error)),
+        }
+    });
+}
+
+fn create(
+    factory: &Factory,
+    state: &mut UrlShardState,
+    row: Box<links::ActiveModel>,
+    code: String,
+    reply: RpcReplyPort<Result<bool, ShardError>>,
+) {
+    let writer = state.arguments.writer.clone();
+    let entry = model_of(&row).as_ref().and_then(CachedLink::from_model).map(Arc::new);
+    let key = code.clone();
+    write_then_cache(factory, key, reply, async move {
+        let inserted = writer
+            .call(|reply| LinkWriterMessage::Insert(row, code, reply), Duration::from_secs(30))
+            .await
+            .map_err(|unavailable| {
+                Arc::new(DbError::new(
+                    "insert link",
+                    sea_orm::DbErr::Custom(unavailable.to_string()),
+                ))
+            })??;
+        Ok((inserted, inserted.then_some(entry)))
+    });
+}
+
+fn update(
+    factory: &Factory,
+    state: &mut UrlShardState,
+    row: Box<links::ActiveModel>,
+    code: String,
+    reply: RpcReplyPort<Result<links::Model, ShardError>>,
+) {
+    let db = state.arguments.db.clone();
+    write_then_cache(factory, code, reply, async move {
+        let model = db::links::update(&db, *row).await.map_err(Arc::new)?;
+        let entry = CachedLink::from_model(&model).map(Arc::new);
+        Ok((model, Some(entry)))
+    });
+}
+
+fn delete(
+    factory: &Factory,
+    state: &mut UrlShardState,
+    id: i64,
+    code: String,
+    reply: RpcReplyPort<Result<bool, ShardError>>,
+) {
+    let db = state.arguments.db.clone();
+    write_then_cache(factory, code, reply, async move {
+        let deleted = db::links::delete(&db, id).await.map_err(Arc::new)?;
+        Ok((deleted, Some(None)))
+    });
+}
+
+/// Reads the model out of a fully set active model, for filling the cache after an insert.
+fn model_of(row: &links::ActiveModel) -> Option<links::Model> {
+    use sea_orm::TryIntoModel;
+    row.clone().try_into_model().ok()
+}
+
+/// The supervisor's recipe for the shard factory: `shards` workers with key-persistent routing
+/// on the code, worker `i` owning `caches[i]`. The factory restarts a failed shard itself.
+pub fn child_spec(
+    slot: ActorSlot<ShardFactory>,
+    db: DatabaseConnection,
+    writer: ActorSlot<LinkWriterMessage>,
+    caches: Vec<ShardCache>,
+) -> crate::supervisor::ChildSpec {
+    use ractor::factory::{Factory, FactoryArguments, queues, routing, worker_builder};
+    let name = slot.name();
+    let start: crate::supervisor::StartFn = Box::new(move |supervisor| {
+        let slot = slot.clone();
+        let db = db.clone();
+        let writer = writer.clone();
+        let caches = caches.clone();
+        Box::pin(async move {
+            let shards = caches.len();
+            let builder = worker_builder(move |wid: WorkerId| {
+                let arguments = UrlShardArguments {
+                    db: db.clone(),
+                    writer: writer.clone(),
+                    cache: caches[wid].clone(),
+                };
+                (UrlShard, arguments)
+            });
+            let factory = Factory::<
+                String,
+                UrlShardMessage,
+                UrlShardArguments,
+                UrlShard,
+                routing::KeyPersistentRouting<String, UrlShardMessage>,
+                queues::DefaultQueue<String, UrlShardMessage>,
+            >::default();
+            let arguments = FactoryArguments::builder()
+                .worker_builder(Box::new(builder))
+                .queue(Default::default())
+                .router(Default::default())
+                .num_initial_workers(shards)
+                .build();
+            let (actor, _) = ractor::Actor::spawn_linked(None, factory, arguments, supervisor).await?;
+            slot.set(actor.clone());
+            Ok(actor.get_cell())
+        })
+    });
+    crate::supervisor::ChildSpec { name, start }
+}

@@ -1,0 +1,15 @@
+//! linkyard's database schema. Every migration runs on both SQLite and PostgreSQL, so they use
+//! only portable column types and build their statements with sea-query.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_users_and_links;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_users_and_links::Migration)]
+    }
+}

@@ -1,0 +1,288 @@
+//! Wiring: `Application::build` connects the backends, starts the supervision tree and the HTTP
+//! server. `main` and the tests both use it.
+
+use crate::http::router::{self, Router};
+use crate::settings::Settings;
+use anyhow::Context;
+use linkyard_actors::accounts::Accounts;
+use linkyard_actors::db::{self, DbOptions};
+use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
+use linkyard_actors::id_allocator::{
+    IdAllocator, IdAllocatorArguments, IdAllocatorHandle, IdAllocatorMessage,
+};
+use linkyard_actors::link_writer::{LinkWriter, LinkWriterArguments, LinkWriterMessage};
+use linkyard_actors::links::{LinkRules, Links};
+use linkyard_actors::supervisor::{
+    ActorSlot, ChildSpec, Supervisor, SupervisorArguments, SupervisorMessage,
+};
+use linkyard_actors::url_shard::{self, ShardFactory};
+use ractor::{Actor, ActorRef};
+use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub settings: Settings,
+    /// The base of every public URL, without a trailing slash.
+    pub public_base: String,
+    pub db: DatabaseConnection,
+    pub links: Links,
+    pub accounts: Accounts,
+    pub actor_restarts: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// The short URL of a code: the public base, then the percent-encoded code.
+    pub fn short_url(&self, code: &str) -> String {
+        format!("{}/{}", self.public_base, encode_segment(code))
+    }
+
+    /// The API URL of one resource, such as `/api/links/{code}`.
+    pub fn api_url(&self, collection: &str, id: &str) -> String {
+        format!("{}/api/{collection}/{}", self.public_base, encode_segment(id))
+    }
+
+    /// Checks every configured backend, for `/readyz`.
+    pub async fn check_backends(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let database = db::ping(&self.db).await.map_err(|error| error.to_string());
+        vec![("database", database)]
+    }
+}
+
+/// Percent-encodes a path segment: everything but unreserved ASCII.
+pub fn encode_segment(segment: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// A running linkyard: HTTP server, actors and backends.
+pub struct Application {
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    supervisor: ActorRef<SupervisorMessage>,
+    supervisor_task: JoinHandle<()>,
+}
+
+impl Application {
+    /// Connects the database (migrating it when configured), starts the actors and starts
+    /// serving on the configured address, which may use port 0.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
+            format!("creating data directory {}", settings.storage.data_dir.display())
+        })?;
+        let db = connect_database(&settings).await?;
+        if settings.database.migrate_on_start {
+            crate::migrate::run(&db).await.context("migrating the database")?;
+        }
+
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let public_url = public_url(&settings, local_addr)?;
+        let routes = router::routes();
+        let reserved = ReservedNames::new(router::reserved_names(&routes));
+        let router = Arc::new(Router::new(routes).context("building the router")?);
+
+        let codec = CodeCodec::new(code_secret(&settings, &db).await?.as_bytes());
+        let actor_restarts = Arc::new(AtomicU64::new(0));
+        let (links, children) = links_and_actors(&settings, &db, codec, &public_url, reserved);
+        let (supervisor, supervisor_task) = Actor::spawn(
+            None,
+            Supervisor,
+            SupervisorArguments {
+                children,
+                restarts: Arc::clone(&actor_restarts),
+            },
+        )
+        .await
+        .context("starting the actors")?;
+
+        let accounts = Accounts::new(
+            db.clone(),
+            Duration::from_secs(settings.auth.key_cache_ttl_secs),
+        );
+        let public_base = public_url.as_str().trim_end_matches('/').to_owned();
+        let state = Arc::new(AppState {
+            settings,
+            public_base,
+            db,
+            links,
+            accounts,
+            actor_restarts,
+        });
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let server = tokio::spawn(crate::http::serve(
+            listener,
+            Arc::clone(&state),
+            router,
+            shutdown_rx,
+        ));
+        tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
+        Ok(Self {
+            local_addr,
+            state,
+            shutdown,
+            server,
+            supervisor,
+            supervisor_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received");
+        self.shutdown().await
+    }
+
+    /// Stops accepting connections, lets open requests finish, then stops the actors in reverse
+    /// start order so that each one drains its mailbox.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        if let Err(error) = self.server.await {
+            tracing::warn!(%error, "the HTTP server task failed");
+        }
+        let stopped = self
+            .supervisor
+            .call(SupervisorMessage::Shutdown, Some(Duration::from_secs(60)))
+            .await;
+        if stopped.is_err() {
+            tracing::warn!("the supervisor did not confirm the shutdown");
+        }
+        let _ = self.supervisor_task.await;
+        self.state.db.clone().close().await.context("closing the database")?;
+        tracing::info!("linkyard stopped");
+        Ok(())
+    }
+}
+
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let options = DbOptions {
+        url: settings.database_url(),
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+    };
+    db::connect(&options).await.context("connecting to the database")
+}
+
+fn public_url(settings: &Settings, local_addr: SocketAddr) -> anyhow::Result<Url> {
+    match &settings.server.public_url {
+        Some(url) => Ok(url.clone()),
+        None => Url::parse(&format!("http://{local_addr}")).context("building the public URL"),
+    }
+}
+
+async fn code_secret(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<String> {
+    if !settings.links.code_secret.is_empty() {
+        return Ok(settings.links.code_secret.clone());
+    }
+    let generated: [u8; 32] = rand::random();
+    let generated: String = generated.iter().map(|byte| format!("{byte:02x}")).collect();
+    db::secrets::get_or_insert(db, "code_secret", generated)
+        .await
+        .context("reading the shared code secret")
+}
+
+/// Builds the links handle and the supervisor's children that serve it.
+fn links_and_actors(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    codec: CodeCodec,
+    public_url: &Url,
+    reserved: ReservedNames,
+) -> (Links, Vec<ChildSpec>) {
+    let config = &settings.links;
+    let high_water = Arc::new(AtomicU64::new(0));
+    let ids_slot = ActorSlot::<IdAllocatorMessage>::new("id_allocator");
+    let writer_slot = ActorSlot::<LinkWriterMessage>::new("link_writer");
+    let shards_slot = ActorSlot::<ShardFactory>::new("url_shard");
+
+    let shards = config.shards.max(1);
+    let per_shard = (config.hot_cache_capacity / shards as u64).max(1);
+    let caches: Vec<_> = (0..shards)
+        .map(|_| {
+            url_shard::new_cache(
+                per_shard,
+                Duration::from_secs(config.cache_ttl_secs),
+                Duration::from_secs(config.negative_cache_ttl_secs),
+            )
+        })
+        .collect();
+
+    let ids_db = db.clone();
+    let ids_water = Arc::clone(&high_water);
+    let block_size = config.id_block_size.max(1);
+    let writer_db = db.clone();
+    let max_batch = config.write_batch_max.max(1);
+    let children = vec![
+        ChildSpec::actor(ids_slot.clone(), IdAllocator, move || IdAllocatorArguments {
+            db: ids_db.clone(),
+            sequence: "links",
+            block_size,
+            high_water: Arc::clone(&ids_water),
+        }),
+        ChildSpec::actor(writer_slot.clone(), LinkWriter, move || LinkWriterArguments {
+            db: writer_db.clone(),
+            max_batch,
+        }),
+        url_shard::child_spec(shards_slot.clone(), db.clone(), writer_slot, caches.clone()),
+    ];
+
+    let mut own_hosts: Vec<String> = settings.server.own_hosts.clone();
+    own_hosts.extend(public_url.host_str().map(str::to_owned));
+    let rules = LinkRules {
+        anonymous_create: config.anonymous_create,
+        policy: UrlPolicy::new(own_hosts, config.max_url_bytes),
+        reserved,
+    };
+    let ids = IdAllocatorHandle::new(ids_slot, high_water);
+    let links = Links::new(db.clone(), codec, ids, shards_slot, caches, rules);
+    (links, children)
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

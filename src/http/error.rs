@@ -1,0 +1,178 @@
+//! The one place where errors become HTTP responses. Each error maps to a status and a stable
+//! snake_case code; the client gets a message it can act on, and failures on our side are logged
+//! with their cause chain.
+
+use super::response::{Response, json};
+use http::{HeaderName, HeaderValue, StatusCode};
+use linkyard_actors::accounts::AccountError;
+use linkyard_actors::db::DbError;
+use linkyard_actors::links::LinkError;
+use linkyard_actors::supervisor::ActorUnavailable;
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// An error response: `{"error": {"code", "message", "field"?, "backend"?}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: Cow<'static, str>,
+    pub field: Option<Cow<'static, str>>,
+    pub backend: Option<&'static str>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            backend: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A 503 naming the backend that failed. The cause is logged, never sent to the client.
+    pub fn backend_unavailable(backend: &'static str, cause: &dyn std::error::Error) -> Self {
+        tracing::error!(backend, error = %error_chain(cause), "backend failure");
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backend_unavailable",
+            format!("the {backend} is unavailable; try again shortly"),
+        );
+        error.backend = Some(backend);
+        error.with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    pub fn into_response(self) -> Response {
+        let envelope = Envelope {
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+                backend: self.backend,
+            },
+        };
+        let mut response = json(self.status, &envelope);
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// Formats an error and its sources as `outer: inner: innermost`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        Self::backend_unavailable("database", &error)
+    }
+}
+
+impl From<ActorUnavailable> for ApiError {
+    fn from(error: ActorUnavailable) -> Self {
+        tracing::warn!(actor = error.name, "request failed: actor not running");
+        let mut api = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "actor_unavailable",
+            format!("{error}; try again shortly"),
+        );
+        api.backend = Some(error.name);
+        api.with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(error: LinkError) -> Self {
+        use LinkError as E;
+        let message = error.to_string();
+        let (status, code, field) = match &error {
+            E::Url(url) => (StatusCode::BAD_REQUEST, url.code(), Some("url")),
+            E::Alias(alias) => (StatusCode::BAD_REQUEST, alias.code(), Some("alias")),
+            E::AliasTaken { .. } => (StatusCode::CONFLICT, "alias_taken", Some("alias")),
+            E::InvalidRedirect { .. } => (StatusCode::BAD_REQUEST, "invalid_redirect", Some("redirect")),
+            E::InvalidMaxVisits { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_max_visits", Some("max_visits"))
+            }
+            E::InvalidExpiresAt { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_expires_at", Some("expires_at"))
+            }
+            E::ExpiresAtInPast { .. } => {
+                (StatusCode::BAD_REQUEST, "expires_at_in_past", Some("expires_at"))
+            }
+            E::InvalidTag { .. } => (StatusCode::BAD_REQUEST, "invalid_tag", Some("tags")),
+            E::TooManyTags { .. } => (StatusCode::BAD_REQUEST, "too_many_tags", Some("tags")),
+            E::InvalidCursor { .. } => (StatusCode::BAD_REQUEST, "invalid_cursor", Some("cursor")),
+            E::InvalidLimit { .. } => (StatusCode::BAD_REQUEST, "invalid_limit", Some("limit")),
+            E::NotFound { .. } => (StatusCode::NOT_FOUND, "link_not_found", None),
+            E::Expired { .. } => (StatusCode::NOT_FOUND, "link_expired", None),
+            E::VisitLimitReached { .. } => (StatusCode::NOT_FOUND, "link_visit_limit_reached", None),
+            E::Disabled { .. } => (StatusCode::NOT_FOUND, "link_disabled", None),
+            E::NotOwner { .. } => (StatusCode::FORBIDDEN, "not_owner", None),
+            E::Anonymous { .. } => (StatusCode::FORBIDDEN, "link_anonymous", None),
+            E::AnonymousCreateDisabled => (StatusCode::UNAUTHORIZED, "auth_required", None),
+            E::CodesExhausted => (StatusCode::SERVICE_UNAVAILABLE, "codes_exhausted", None),
+            E::Database(db) => return Self::backend_unavailable("database", db.as_ref()),
+            E::Unavailable(actor) => return actor.clone().into(),
+        };
+        let error = Self::new(status, code, message);
+        match field {
+            Some(field) => error.with_field(field),
+            None => error,
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Database(db) => db.into(),
+            other => Self::bad_request("invalid_account", other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Operations endpoints: liveness and readiness.
+
+use super::error::ApiError;
+use super::request::Ctx;
+use super::response::{Response, json};
+use http::StatusCode;
+use serde_json::json;
+
+/// The process is up and serving HTTP.
+pub async fn healthz(_ctx: Ctx) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &json!({ "status": "ok" })))
+}
+
+/// Every configured backend answers. A failing backend is named, with a 503.
+pub async fn readyz(ctx: Ctx) -> Result<Response, ApiError> {
+    let checks = ctx.state.check_backends().await;
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, result)| result.is_err())
+        .map(|(name, _)| *name)
+        .collect();
+    let backends: serde_json::Map<String, serde_json::Value> = checks
+        .iter()
+        .map(|(name, result)| {
+            let status = match result {
+                Ok(()) => "ok".to_owned(),
+                Err(error) => format!("unavailable: {error}"),
+            };
+            ((*name).to_owned(), serde_json::Value::String(status))
+        })
+        .collect();
+
+    if failing.is_empty() {
+        return Ok(json(StatusCode::OK, &json!({ "status": "ready", "backends": backends })));
+    }
+    let body = json!({
+        "status": "unavailable",
+        "error": {
+            "code": "backend_unavailable",
+            "message": format!("not ready: {} unavailable", failing.join(", ")),
+            "backend": failing.join(","),
+        },
+        "backends": backends,
+    });
+    Ok(json(StatusCode::SERVICE_UNAVAILABLE, &body))
+}
