@@ -3,6 +3,7 @@
 //! adapters and the wiring in [`app::Application`].
 
 pub mod app;
+pub mod backends;
 pub mod cli;
 pub mod http;
 pub mod migrate;

@@ -1,0 +1,2 @@
+//! Backend implementations, one module per port and one file per implementation. The traits
+//! they implement live in `linkyard_actors::backends`.

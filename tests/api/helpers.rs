@@ -1,0 +1,169 @@
+//! Spawning a real application on port 0 against SQLite or a fresh PostgreSQL database.
+
+use super::support::PostgresDatabase;
+use linkyard::{Application, Settings};
+use reqwest::{Client, Response, redirect};
+use serde_json::Value;
+use std::sync::Once;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub app: Option<Application>,
+    pub data_dir: TempDir,
+    pub postgres: Option<PostgresDatabase>,
+}
+
+static TELEMETRY: Once = Once::new();
+
+/// Test settings: embedded defaults on port 0 with a temporary data directory.
+pub fn test_settings(data_dir: &TempDir) -> Settings {
+    let mut settings = Settings::embedded_defaults().expect("embedded defaults parse");
+    settings.server.listen = "127.0.0.1:0".parse().expect("address");
+    settings.storage.data_dir = data_dir.path().to_path_buf();
+    settings.database.max_connections = 4;
+    settings
+}
+
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Starts an application, letting `configure` change the settings first. Returns `None` when the
+/// PostgreSQL server is unreachable.
+pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    TELEMETRY.call_once(|| {
+        let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "error".to_owned());
+        let mut log = Settings::embedded_defaults().expect("defaults").log;
+        log.filter = filter;
+        linkyard::telemetry::init(&log);
+    });
+
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = test_settings(&data_dir);
+    let postgres = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(PostgresDatabase::create().await?),
+    };
+    if let Some(postgres) = &postgres {
+        settings.database.url = postgres.url.clone();
+    }
+    configure(&mut settings);
+
+    let app = Application::build(settings).await.expect("application starts");
+    let base = format!("http://{}", app.local_addr());
+    let client = Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("http client");
+    Some(TestApp {
+        base,
+        client,
+        app: Some(app),
+        data_dir,
+        postgres,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn application(&self) -> &Application {
+        self.app.as_ref().expect("application is running")
+    }
+
+    /// Creates a user and returns its API key.
+    pub async fn create_user(&self, email: &str) -> String {
+        let (_, key) = self
+            .application()
+            .state()
+            .accounts
+            .create_user(email)
+            .await
+            .expect("create user");
+        key
+    }
+
+    pub async fn post_json(&self, path: &str, key: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, key: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, key: Option<&str>) -> Response {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Creates a link and returns the response body, asserting a 201.
+    pub async fn create_link(&self, key: Option<&str>, body: Value) -> Value {
+        let response = self.post_json("/api/links", key, &body).await;
+        let status = response.status();
+        let json: Value = response.json().await.expect("json body");
+        assert_eq!(status, 201, "create failed: {json}");
+        json
+    }
+
+    /// Stops the application gracefully.
+    pub async fn shutdown(mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await.expect("graceful shutdown");
+        }
+    }
+}
+
+/// Returns the error code of an error response.
+pub async fn error_code(response: Response) -> String {
+    let json: Value = response.json().await.expect("json error body");
+    json["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Declares one test per database backend for an `async fn(Db)`.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Db::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Db::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_databases;

@@ -1,0 +1,7 @@
+//! Integration tests that drive the HTTP API of a real application on port 0.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+mod links;

@@ -1,0 +1,88 @@
+//! Test support shared by the integration test binaries: isolated PostgreSQL databases and
+//! polling with a deadline instead of sleeping.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL server the tests use, without a database name.
+pub fn postgres_server_url() -> String {
+    std::env::var("LINKYARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database created for one test and dropped when this value is dropped, even when the test
+/// panics.
+pub struct PostgresDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    /// Creates a fresh database, or returns `None` (after printing one line) when the server is
+    /// unreachable, so the rest of the suite still runs on a machine without PostgreSQL.
+    pub async fn create() -> Option<Self> {
+        use sea_orm::{ConnectionTrait, Database};
+        let server = postgres_server_url();
+        let admin = match Database::connect(format!("{server}/postgres")).await {
+            Ok(admin) => admin,
+            Err(error) => {
+                eprintln!("skipped: PostgreSQL at {server} is unreachable ({error})");
+                return None;
+            }
+        };
+        let name = format!("linkyard_test_{:016x}", rand::random::<u64>());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        Some(Self {
+            url: format!("{server}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let server = postgres_server_url();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on a future, so the cleanup
+        // gets a thread and a small runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(runtime) = runtime else { return };
+            runtime.block_on(async move {
+                use sea_orm::{ConnectionTrait, Database};
+                if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    if let Err(error) = admin.execute_unprepared(&sql).await {
+                        eprintln!("dropping test database {name} failed: {error}");
+                    }
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
