@@ -258,7 +258,8 @@ fn links_and_actors(
         policy: UrlPolicy::new(own_hosts, config.max_url_bytes),
         reserved,
     };
-    let ids = IdAllocatorHandle::new(ids_slot, high_water);
+    let slack = config.high_water_slack;
+    let ids = IdAllocatorHandle::new(ids_slot, high_water, slack);
     let links = Links::new(db.clone(), codec, ids, shards_slot, caches, rules);
     (links, children)
 }

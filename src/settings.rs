@@ -56,6 +56,7 @@ pub struct LinkSettings {
     pub max_url_bytes: usize,
     pub shards: usize,
     pub id_block_size: u64,
+    pub high_water_slack: u64,
     pub code_secret: String,
     pub hot_cache_capacity: u64,
     pub cache_ttl_secs: u64,

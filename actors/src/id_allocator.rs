@@ -4,11 +4,11 @@
 //! never hand out the same id. The next block is leased in the background once a fifth of the
 //! current block is left, so `next` rarely waits for the database.
 //!
-//! The allocator also tracks the high-water mark: the first id that no instance had leased at
-//! the last read of the counter. An id at or above it cannot belong to a link yet, so a request
-//! for such a code is a 404 without a database read. Because another instance may have leased a
-//! newer block, a request above the mark first waits for a fresh read of the counter; those reads
-//! are shared by all waiting requests and start at most once every [`MIN_REFRESH_INTERVAL`].
+//! The allocator also tracks the high-water mark: the first id that no instance had leased at the
+//! last read of the counter. It reads the counter on every lease and once every
+//! [`HIGH_WATER_REFRESH`] in the background, never on a request. Another instance may have
+//! leased newer blocks since the last read, so ids up to `slack` above the mark still count as
+//! possible; a code whose id lies beyond that cannot exist and is a 404 without a database read.
 
 use crate::db::{self, DbError};
 use crate::supervisor::{ActorSlot, ActorUnavailable};
@@ -17,9 +17,11 @@ use sea_orm::DatabaseConnection;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::time::Duration;
 
-pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the high-water mark is read from the database in the background.
+pub const HIGH_WATER_REFRESH: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -42,17 +44,8 @@ pub struct IdAllocatorArguments {
 
 pub enum IdAllocatorMessage {
     Next(RpcReplyPort<Result<u64, IdError>>),
-    /// Re-reads the high-water mark with a read that starts after `requested_at`.
-    RefreshHighWater {
-        requested_at: Instant,
-        reply: RpcReplyPort<Result<u64, IdError>>,
-    },
     BlockLeased(Result<Range<u64>, Arc<DbError>>),
-    HighWaterRead {
-        started_at: Instant,
-        result: Result<u64, Arc<DbError>>,
-    },
-    StartRefresh,
+    RefreshHighWater,
 }
 
 pub struct IdAllocatorState {
@@ -60,11 +53,8 @@ pub struct IdAllocatorState {
     current: Range<u64>,
     next_block: Option<Range<u64>>,
     leasing: bool,
-    waiters: Vec<RpcReplyPort<Result<u64, IdError>>>,
-    refresh_waiters: Vec<(Instant, RpcReplyPort<Result<u64, IdError>>)>,
-    refresh_in_flight: bool,
-    refresh_scheduled: bool,
-    last_refresh_start: Option<Instant>,
+    waiters: VecDeque<RpcReplyPort<Result<u64, IdError>>>,
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Actor for IdAllocator {
@@ -82,13 +72,11 @@ impl Actor for IdAllocator {
             current: 0..0,
             next_block: None,
             leasing: false,
-            waiters: Vec::new(),
-            refresh_waiters: Vec::new(),
-            refresh_in_flight: false,
-            refresh_scheduled: false,
-            last_refresh_start: None,
+            waiters: VecDeque::new(),
+            refreshing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         start_lease(&myself, &mut state);
+        myself.send_interval(HIGH_WATER_REFRESH, || IdAllocatorMessage::RefreshHighWater);
         Ok(state)
     }
 
@@ -100,24 +88,11 @@ impl Actor for IdAllocator {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             IdAllocatorMessage::Next(reply) => {
-                state.waiters.push(reply);
+                state.waiters.push_back(reply);
                 serve_waiters(&myself, state);
             }
             IdAllocatorMessage::BlockLeased(result) => on_block_leased(&myself, state, result),
-            IdAllocatorMessage::RefreshHighWater {
-                requested_at,
-                reply,
-            } => {
-                state.refresh_waiters.push((requested_at, reply));
-                maybe_start_refresh(&myself, state);
-            }
-            IdAllocatorMessage::StartRefresh => {
-                state.refresh_scheduled = false;
-                maybe_start_refresh(&myself, state);
-            }
-            IdAllocatorMessage::HighWaterRead { started_at, result } => {
-                on_high_water_read(&myself, state, started_at, result)
-            }
+            IdAllocatorMessage::RefreshHighWater => refresh_high_water(state),
         }
         Ok(())
     }
@@ -133,7 +108,9 @@ fn serve_waiters(myself: &ActorRef<IdAllocatorMessage>, state: &mut IdAllocatorS
         }
         let id = state.current.start;
         state.current.start += 1;
-        crate::reply(state.waiters.remove(0), Ok(id));
+        if let Some(waiter) = state.waiters.pop_front() {
+            crate::reply(waiter, Ok(id));
+        }
     }
 
     let remaining = state.current.end - state.current.start;
@@ -181,50 +158,25 @@ fn on_block_leased(
     }
 }
 
-fn maybe_start_refresh(myself: &ActorRef<IdAllocatorMessage>, state: &mut IdAllocatorState) {
-    if state.refresh_in_flight || state.refresh_scheduled || state.refresh_waiters.is_empty() {
+/// Reads the counter in the background. A read still running when the next tick comes is not
+/// doubled, so a slow database never piles up reads.
+fn refresh_high_water(state: &mut IdAllocatorState) {
+    if state.refreshing.swap(true, Ordering::AcqRel) {
         return;
     }
-    let since_last = state.last_refresh_start.map(|start| start.elapsed());
-    if let Some(wait) = since_last.and_then(|elapsed| MIN_REFRESH_INTERVAL.checked_sub(elapsed)) {
-        state.refresh_scheduled = true;
-        myself.send_after(wait, || IdAllocatorMessage::StartRefresh);
-        return;
-    }
-
-    let started_at = Instant::now();
-    state.refresh_in_flight = true;
-    state.last_refresh_start = Some(started_at);
     let db = state.arguments.db.clone();
     let sequence = state.arguments.sequence;
-    let myself = myself.clone();
+    let high_water = Arc::clone(&state.arguments.high_water);
+    let refreshing = Arc::clone(&state.refreshing);
     tokio::spawn(async move {
-        let result = db::ids::high_water(&db, sequence).await.map_err(Arc::new);
-        let _ = myself.cast(IdAllocatorMessage::HighWaterRead { started_at, result });
+        match db::ids::high_water(&db, sequence).await {
+            Ok(mark) => {
+                high_water.fetch_max(mark, Ordering::Relaxed);
+            }
+            Err(error) => tracing::debug!(%error, "reading the id high-water mark failed"),
+        }
+        refreshing.store(false, Ordering::Release);
     });
-}
-
-fn on_high_water_read(
-    myself: &ActorRef<IdAllocatorMessage>,
-    state: &mut IdAllocatorState,
-    started_at: Instant,
-    result: Result<u64, Arc<DbError>>,
-) {
-    state.refresh_in_flight = false;
-    if let Ok(mark) = &result {
-        state.arguments.high_water.fetch_max(*mark, Ordering::Relaxed);
-    }
-
-    // Only requests that arrived before this read started may use its result.
-    let (served, waiting) = std::mem::take(&mut state.refresh_waiters)
-        .into_iter()
-        .partition::<Vec<_>, _>(|(requested_at, _)| *requested_at <= started_at);
-    state.refresh_waiters = waiting;
-    for (_, reply) in served {
-        let answer = result.clone().map_err(IdError::Database);
-        crate::reply(reply, answer);
-    }
-    maybe_start_refresh(myself, state);
 }
 
 /// A cheap, cloneable handle on the `IdAllocator`.
@@ -232,11 +184,18 @@ fn on_high_water_read(
 pub struct IdAllocatorHandle {
     slot: ActorSlot<IdAllocatorMessage>,
     high_water: Arc<AtomicU64>,
+    slack: u64,
 }
 
 impl IdAllocatorHandle {
-    pub fn new(slot: ActorSlot<IdAllocatorMessage>, high_water: Arc<AtomicU64>) -> Self {
-        Self { slot, high_water }
+    /// `slack` is how far above the last known high-water mark an id still counts as possible,
+    /// to cover blocks that other instances leased since the last read of the counter.
+    pub fn new(slot: ActorSlot<IdAllocatorMessage>, high_water: Arc<AtomicU64>, slack: u64) -> Self {
+        Self {
+            slot,
+            high_water,
+            slack,
+        }
     }
 
     /// Returns a fresh id.
@@ -244,23 +203,10 @@ impl IdAllocatorHandle {
         self.slot.call(IdAllocatorMessage::Next, CALL_TIMEOUT).await?
     }
 
-    /// Whether an id may have been allocated by any instance. Ids below the known high-water
-    /// mark answer at once; others wait for a fresh read of the counter.
-    pub async fn may_exist(&self, id: u64) -> Result<bool, IdError> {
-        if id < self.high_water.load(Ordering::Relaxed) {
-            return Ok(true);
-        }
-        let requested_at = Instant::now();
-        let mark = self
-            .slot
-            .call(
-                |reply| IdAllocatorMessage::RefreshHighWater {
-                    requested_at,
-                    reply,
-                },
-                CALL_TIMEOUT,
-            )
-            .await??;
-        Ok(id < mark)
+    /// Whether any instance may have allocated `id`. Answers from memory, without a database
+    /// read.
+    pub fn may_exist(&self, id: u64) -> bool {
+        let mark = self.high_water.load(Ordering::Relaxed);
+        id < mark.saturating_add(self.slack)
     }
 }

@@ -235,7 +235,7 @@ impl Links {
             return entry.ok_or_else(not_found);
         }
         if let Some(id) = self.inner.codec.decode(code)
-            && !self.inner.ids.may_exist(id).await?
+            && !self.inner.ids.may_exist(id)
         {
             return Err(not_found());
         }

@@ -45,6 +45,34 @@ impl PostgresDatabase {
     }
 }
 
+impl PostgresDatabase {
+    /// Closes every connection to this database and refuses new ones, standing in for a
+    /// database outage. `restore` lets connections in again.
+    pub async fn cut_off(&self) {
+        self.admin_sql(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.name))
+            .await;
+        self.admin_sql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ))
+        .await;
+    }
+
+    pub async fn restore(&self) {
+        self.admin_sql(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", self.name))
+            .await;
+    }
+
+    async fn admin_sql(&self, sql: &str) {
+        use sea_orm::{ConnectionTrait, Database};
+        let admin = Database::connect(format!("{}/postgres", postgres_server_url()))
+            .await
+            .expect("connect to the postgres database");
+        admin.execute_unprepared(sql).await.expect("admin statement");
+        let _ = admin.close().await;
+    }
+}
+
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
         let server = postgres_server_url();
