@@ -100,19 +100,21 @@ impl Settings {
     pub fn load(
         config_file: Option<&Path>,
         overrides: &CommandLineOverrides,
-    ) -> Result<Self, figment::Error> {
+    ) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Toml::string(EMBEDDED_DEFAULTS));
         if let Some(path) = config_file {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
         figment = merge_overrides(figment, overrides);
-        figment.extract()
+        figment.extract().map_err(Box::new)
     }
 
     /// The embedded defaults alone, ignoring the environment. Tests start from these.
-    pub fn embedded_defaults() -> Result<Self, figment::Error> {
-        Figment::from(Toml::string(EMBEDDED_DEFAULTS)).extract()
+    pub fn embedded_defaults() -> Result<Self, Box<figment::Error>> {
+        Figment::from(Toml::string(EMBEDDED_DEFAULTS))
+            .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
@@ -182,10 +184,18 @@ mod tests {
         let settings = Settings::embedded_defaults().expect("defaults parse");
         assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
         assert!(settings.uses_sqlite());
-        assert!(settings.database_url().ends_with("data/linkyard.db?mode=rwc"));
+        assert!(
+            settings
+                .database_url()
+                .ends_with("data/linkyard.db?mode=rwc")
+        );
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
     fn environment_and_command_line_override_files() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("extra.toml", "[links]\nshards = 3\n")?;
@@ -195,7 +205,8 @@ mod tests {
                 listen: Some("127.0.0.1:9999".parse().expect("address")),
                 ..Default::default()
             };
-            let settings = Settings::load(Some(Path::new("extra.toml")), &overrides)?;
+            let settings =
+                Settings::load(Some(Path::new("extra.toml")), &overrides).map_err(|e| *e)?;
             assert_eq!(settings.links.shards, 3);
             assert_eq!(settings.server.own_hosts, ["a.example", "b.example"]);
             assert!(!settings.links.anonymous_create);
@@ -205,6 +216,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
     fn unknown_key_in_a_section_is_an_error() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LINKYARD_SERVER__LISTNE", "127.0.0.1:1");

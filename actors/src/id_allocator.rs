@@ -14,10 +14,10 @@ use crate::db::{self, DbError};
 use crate::supervisor::{ActorSlot, ActorUnavailable};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sea_orm::DatabaseConnection;
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// How often the high-water mark is read from the database in the background.
@@ -141,7 +141,10 @@ fn on_block_leased(
     match result {
         Ok(block) => {
             tracing::debug!(start = block.start, end = block.end, "leased id block");
-            state.arguments.high_water.fetch_max(block.end, Ordering::Relaxed);
+            state
+                .arguments
+                .high_water
+                .fetch_max(block.end, Ordering::Relaxed);
             if state.current.is_empty() {
                 state.current = block;
             } else {
@@ -190,7 +193,11 @@ pub struct IdAllocatorHandle {
 impl IdAllocatorHandle {
     /// `slack` is how far above the last known high-water mark an id still counts as possible,
     /// to cover blocks that other instances leased since the last read of the counter.
-    pub fn new(slot: ActorSlot<IdAllocatorMessage>, high_water: Arc<AtomicU64>, slack: u64) -> Self {
+    pub fn new(
+        slot: ActorSlot<IdAllocatorMessage>,
+        high_water: Arc<AtomicU64>,
+        slack: u64,
+    ) -> Self {
         Self {
             slot,
             high_water,
@@ -200,7 +207,9 @@ impl IdAllocatorHandle {
 
     /// Returns a fresh id.
     pub async fn next(&self) -> Result<u64, IdError> {
-        self.slot.call(IdAllocatorMessage::Next, CALL_TIMEOUT).await?
+        self.slot
+            .call(IdAllocatorMessage::Next, CALL_TIMEOUT)
+            .await?
     }
 
     /// Whether any instance may have allocated `id`. Answers from memory, without a database

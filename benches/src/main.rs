@@ -1,1 +1,113 @@
-fn main() {}
+//! `linkyard-bench`: load benchmarks that print one table, each throughput next to a bare hyper
+//! server measured in the same run. Run with `cargo run --release -p linkyard-bench -- all`.
+
+mod bare;
+mod links;
+mod load;
+mod report;
+mod servers;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "linkyard-bench", about = "Load benchmarks for linkyard")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every benchmark and print one table.
+    All(Options),
+    /// Short links: creation, hot and random redirects, memory and durability.
+    Links(Options),
+    /// Internal: the bare hyper server.
+    #[command(hide = true)]
+    ServeBare {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        count: usize,
+    },
+    /// Internal: linkyard itself, with linkyard's own command line after it.
+    #[command(hide = true)]
+    ServeLinkyard {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent keep-alive connections of the load generator.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Links created before the redirect benchmarks.
+    #[arg(long, default_value_t = 100_000)]
+    links: u64,
+    /// Total links before the memory reading; 0 skips the extra creation.
+    #[arg(long, default_value_t = 1_000_000)]
+    rss_links: u64,
+    #[arg(skip = Duration::from_secs(2))]
+    warmup: Duration,
+    #[arg(skip = Duration::ZERO)]
+    duration: Duration,
+}
+
+impl Options {
+    fn finish(mut self) -> Self {
+        self.duration = Duration::from_secs(self.seconds);
+        self
+    }
+
+    /// Environment for the linkyard under test: quiet logs, and no rate limits, which would
+    /// measure the limiter instead of the service.
+    pub fn linkyard_env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("LINKYARD_RATE_LIMIT__ENABLED", "false")]
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::ServeBare { listen, count } => runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            bare::serve(listener, count).await
+        }),
+        Command::ServeLinkyard { arguments } => {
+            let mut argv = vec!["linkyard".to_owned()];
+            argv.extend(arguments);
+            let cli = <linkyard::cli::Cli as Parser>::parse_from(argv);
+            runtime.block_on(linkyard::cli::run(cli))
+        }
+        Command::All(options) | Command::Links(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(links::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the benchmark prints its table")]
+fn print_report(options: &Options, report: &report::Report) {
+    println!(
+        "\n{} connections, {} s per measurement, {} cores\n",
+        options.connections,
+        options.seconds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!("{}", report.render());
+}

@@ -7,8 +7,12 @@ use serde_json::{Value, json};
 /// is a 404 (no database read needed), and anything that needs the database is a 503 naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_named_and_survived() {
-    let Some(app) = spawn_app(Db::Postgres).await else { return };
-    let link = app.create_link(None, json!({ "url": "https://example.com/hot" })).await;
+    let Some(app) = spawn_app(Db::Postgres).await else {
+        return;
+    };
+    let link = app
+        .create_link(None, json!({ "url": "https://example.com/hot" }))
+        .await;
     let code = link["code"].as_str().expect("code").to_owned();
     assert_eq!(app.get(&format!("/{code}"), None).await.status(), 302);
 
@@ -56,13 +60,19 @@ async fn slow_headers_are_cut_off() {
     let mut stream = tokio::net::TcpStream::connect(app.application().local_addr())
         .await
         .expect("connect");
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
 
     let started = std::time::Instant::now();
     let mut buffer = Vec::new();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut buffer))
-        .await
-        .expect("the server closes the connection");
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut buffer),
+    )
+    .await
+    .expect("the server closes the connection");
     assert!(read.is_ok());
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     app.shutdown().await;

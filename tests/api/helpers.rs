@@ -17,7 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub app: Option<Application>,
-    pub data_dir: TempDir,
+    /// Kept so the directory lives as long as the application.
+    pub _data_dir: TempDir,
     pub postgres: Option<PostgresDatabase>,
 }
 
@@ -57,7 +58,9 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Op
     }
     configure(&mut settings);
 
-    let app = Application::build(settings).await.expect("application starts");
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let client = Client::builder()
         .redirect(redirect::Policy::none())
@@ -67,7 +70,7 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Op
         base,
         client,
         app: Some(app),
-        data_dir,
+        _data_dir: data_dir,
         postgres,
     })
 }
@@ -145,7 +148,10 @@ impl TestApp {
 /// Returns the error code of an error response.
 pub async fn error_code(response: Response) -> String {
     let json: Value = response.json().await.expect("json error body");
-    json["error"]["code"].as_str().unwrap_or_default().to_owned()
+    json["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Declares one test per database backend for an `async fn(Db)`.

@@ -1,6 +1,7 @@
 //! Test support shared by the integration test binaries: isolated PostgreSQL databases and
 //! polling with a deadline instead of sleeping.
 
+// Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -22,6 +23,10 @@ pub struct PostgresDatabase {
 impl PostgresDatabase {
     /// Creates a fresh database, or returns `None` (after printing one line) when the server is
     /// unreachable, so the rest of the suite still runs on a machine without PostgreSQL.
+    #[expect(
+        clippy::print_stderr,
+        reason = "a skipped backend test says so in one line"
+    )]
     pub async fn create() -> Option<Self> {
         use sea_orm::{ConnectionTrait, Database};
         let server = postgres_server_url();
@@ -49,8 +54,11 @@ impl PostgresDatabase {
     /// Closes every connection to this database and refuses new ones, standing in for a
     /// database outage. `restore` lets connections in again.
     pub async fn cut_off(&self) {
-        self.admin_sql(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.name))
-            .await;
+        self.admin_sql(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+            self.name
+        ))
+        .await;
         self.admin_sql(&format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
             self.name
@@ -59,8 +67,11 @@ impl PostgresDatabase {
     }
 
     pub async fn restore(&self) {
-        self.admin_sql(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", self.name))
-            .await;
+        self.admin_sql(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .await;
     }
 
     async fn admin_sql(&self, sql: &str) {
@@ -68,19 +79,28 @@ impl PostgresDatabase {
         let admin = Database::connect(format!("{}/postgres", postgres_server_url()))
             .await
             .expect("connect to the postgres database");
-        admin.execute_unprepared(sql).await.expect("admin statement");
+        admin
+            .execute_unprepared(sql)
+            .await
+            .expect("admin statement");
         let _ = admin.close().await;
     }
 }
 
 impl Drop for PostgresDatabase {
+    #[expect(
+        clippy::print_stderr,
+        reason = "a failed cleanup is reported, not fatal"
+    )]
     fn drop(&mut self) {
         let server = postgres_server_url();
         let name = self.name.clone();
         // Drop runs inside the test's runtime, which cannot block on a future, so the cleanup
         // gets a thread and a small runtime of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             let Ok(runtime) = runtime else { return };
             runtime.block_on(async move {
                 use sea_orm::{ConnectionTrait, Database};
