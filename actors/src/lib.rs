@@ -3,6 +3,7 @@
 //! `linkyard` binary crate.
 
 pub mod accounts;
+pub mod analytics;
 pub mod backends;
 pub mod db;
 pub mod domain;

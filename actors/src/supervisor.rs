@@ -73,14 +73,16 @@ impl<M: ractor::Message> ActorSlot<M> {
     /// Sends `message` without waiting. A message to an actor that is restarting is dropped and
     /// logged at debug, which is what fire-and-forget senders want.
     pub fn cast(&self, message: M) {
-        match self.get() {
-            Ok(actor) => {
-                if actor.cast(message).is_err() {
-                    tracing::debug!(actor = self.name, "message dropped: actor is stopping");
-                }
-            }
-            Err(error) => tracing::debug!(%error, "message dropped"),
+        self.try_cast(message);
+    }
+
+    /// Like [`Self::cast`], and returns whether the message was queued.
+    pub fn try_cast(&self, message: M) -> bool {
+        let sent = self.get().is_ok_and(|actor| actor.cast(message).is_ok());
+        if !sent {
+            tracing::debug!(actor = self.name, "message dropped: actor is not running");
         }
+        sent
     }
 }
 
