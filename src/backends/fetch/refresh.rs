@@ -21,6 +21,10 @@ struct Refresh<'a> {
 /// [`MAX_REFRESH_DELAY_SECS`] and it names a page other than `current`. A URL that does not
 /// parse makes no refresh, as in browsers.
 pub(super) fn meta_refresh_target(html: &str, current: &Url) -> Option<Url> {
+    // Parsing a large page costs far more than this scan, and most pages have no refresh.
+    if !contains_ignore_ascii_case(html.as_bytes(), b"http-equiv") {
+        return None;
+    }
     let document = Html::parse_document(html);
     let content = first_refresh_content(&document)?;
     let refresh = parse_refresh(content)?;
@@ -31,6 +35,12 @@ pub(super) fn meta_refresh_target(html: &str, current: &Url) -> Option<Url> {
     let target = document_base(&document, current).join(refresh.url?).ok()?;
     let same_page = target.as_str().split('#').next() == current.as_str().split('#').next();
     (!same_page).then_some(target)
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 fn first_refresh_content(document: &Html) -> Option<&str> {
@@ -189,6 +199,12 @@ mod tests {
     fn immediate_refresh_is_followed() {
         let html = r#"<html><head><meta http-equiv="Refresh" content="0; url=next"></head></html>"#;
         assert_eq!(target(html).as_deref(), Some("http://a.test/dir/next"));
+    }
+
+    #[test]
+    fn uppercase_attribute_is_found() {
+        let html = r#"<META HTTP-EQUIV="REFRESH" CONTENT="0;URL=/up">"#;
+        assert_eq!(target(html).as_deref(), Some("http://a.test/up"));
     }
 
     #[test]
