@@ -8,7 +8,8 @@ use reqwest::Response;
 #[derive(Debug)]
 pub(super) struct CappedBody {
     pub bytes: Vec<u8>,
-    /// Whether the body had more bytes than the limit; `bytes` then contains exactly the limit.
+    /// Whether the body had more bytes than the limit, in which case `bytes` contains exactly
+    /// the limit.
     pub truncated: bool,
 }
 

@@ -22,7 +22,7 @@ pub struct FetcherConfig {
     pub connect_timeout: Duration,
     /// Deadline for a whole fetch: every redirect hop and the body.
     pub total_timeout: Duration,
-    /// Maximum decompressed size of a page body; a longer page is cut at this size.
+    /// Maximum decompressed size of a page body. A longer page is cut at this size.
     pub max_body_bytes: usize,
     /// Maximum number of redirects, HTTP and meta refresh, in one fetch.
     pub max_redirects: usize,

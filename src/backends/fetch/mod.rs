@@ -112,7 +112,7 @@ impl Fetcher {
     }
 
     /// Fetches the page at `url`, following HTTP redirects and short meta refreshes, and
-    /// decodes its body when it is text. A final status of 400 or more is an
+    /// decodes its body when it is text. A final status of 400 or more is a
     /// [`FetchError::HttpStatus`] that keeps an HTML body.
     pub async fn fetch_page(&self, url: &Url) -> Result<FetchedPage, FetchError> {
         self.within_total_timeout(url, self.fetch_page_unbounded(url))
@@ -234,7 +234,7 @@ impl Fetcher {
     }
 
     /// Sends one GET request. IP-literal hosts are checked here because connectors do not
-    /// resolve them; domain names are checked by the resolver.
+    /// resolve them, while domain names are checked by the resolver.
     async fn send(&self, url: &Url, accept: &'static str) -> Result<Response, FetchError> {
         self.policy
             .check_literal_host(url)
@@ -302,7 +302,7 @@ impl Fetcher {
             .is_some_and(|media| media.document_kind() == DocumentKind::Html);
         let mut html = None;
         if is_html {
-            // The status is the error; a body that fails to arrive only loses the page text.
+            // The status is the error, so a body that fails to arrive only loses the page text.
             match read_capped(&mut response, self.config.max_body_bytes).await {
                 Ok(body) => {
                     let hints = DecodeHints {
@@ -336,4 +336,36 @@ impl Fetcher {
 fn media_type(response: &Response) -> Option<MediaType> {
     let value = response.headers().get(CONTENT_TYPE)?;
     MediaType::parse(&String::from_utf8_lossy(value.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn fetch_futures_are_send() {
+        // The enrichment worker runs fetches on tokio tasks, which need Send futures.
+        let fetcher = Fetcher::new(FetcherConfig::default(), Arc::new(StaticResolver::new()))
+            .expect("fetcher builds");
+        let url = Url::parse("https://example.com/").expect("URL parses");
+        let page = fetcher.fetch_page(&url);
+        assert_send(&page);
+        let bytes = fetcher.fetch_bytes(&url, 1024);
+        assert_send(&bytes);
+    }
+
+    #[test]
+    fn invalid_config_is_rejected() {
+        let config = FetcherConfig {
+            max_body_bytes: 0,
+            ..FetcherConfig::default()
+        };
+        let error = Fetcher::with_system_resolver(config).expect_err("zero limit");
+        assert_eq!(
+            error.to_string(),
+            "fetcher.max_body_bytes is 0; set it to at least 1"
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub struct FetchedPage {
     /// The declared media type without parameters, such as `text/html`.
     pub content_type: Option<String>,
     pub content: PageContent,
-    /// Every redirect followed, in order; empty when the first URL returned the content.
+    /// Every redirect followed, in order. It is empty when the first URL returned the content.
     pub redirects: Vec<Redirect>,
 }
 

@@ -99,7 +99,7 @@ pub(super) fn location_target(
     let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
     let location = response.headers().get(LOCATION).filter(|_| is_redirect)?;
 
-    // Servers send raw UTF-8 in Location now and then; the URL parser percent-encodes it.
+    // Servers send raw UTF-8 in Location now and then, which the URL parser percent-encodes.
     let location = String::from_utf8_lossy(location.as_bytes());
     Some(resolve_location(&location, current))
 }

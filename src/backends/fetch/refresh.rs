@@ -109,7 +109,7 @@ fn parse_refresh(content: &str) -> Option<Refresh<'_>> {
     })
 }
 
-/// The URL after the delay: `url=` in any case with optional spaces is dropped, then one
+/// Extracts the URL after the delay: `url=` in any case with optional spaces is dropped, then one
 /// leading quote and everything from the matching quote on. Text that starts with a `u` but not
 /// `url=` is taken whole, as the HTML Standard specifies.
 fn refresh_url(input: &str) -> &str {

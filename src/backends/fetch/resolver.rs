@@ -1,6 +1,6 @@
-//! Name resolution. [`HostResolver`] is the injectable lookup (the system resolver in
-//! production, a fixed map in tests); [`GuardedResolver`] is what reqwest calls, and it hands
-//! the connector only addresses that passed the address guard. Each connection resolves its host
+//! Name resolution. [`HostResolver`] is the injectable lookup: the system resolver in
+//! production, a fixed map in tests. `GuardedResolver` is what reqwest calls, and it hands the
+//! connector only addresses that passed the address guard. Each connection resolves its host
 //! once, so a DNS answer that changes between the check and the connect cannot slip through.
 
 use super::guard::AddressPolicy;
@@ -30,8 +30,8 @@ impl HostResolver for SystemResolver {
     }
 }
 
-/// A fixed map from host names to addresses; names not in it do not resolve. Tests use it to
-/// point names at local servers.
+/// A fixed map from host names to addresses, in which unknown names do not resolve. Tests use
+/// it to point names at local servers.
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
     hosts: HashMap<String, Vec<IpAddr>>,

@@ -107,7 +107,7 @@ async fn endless_gzip_stream_stops_at_limit() {
 #[tokio::test]
 async fn gzip_zeros_under_limit_arrive_whole() {
     // One partial chunk, and several whole chunks plus a partial one, of the test server's
-    // compressed stream; the gzip decoder checks the trailer's CRC and length.
+    // compressed stream. The gzip decoder checks the trailer's CRC and length.
     for size in [1000, 4 * 64 * 1024 + 5] {
         let server = TestServer::start(move |_| Reply::GzipZeros { size: Some(size) }).await;
         let page = fetch_ok(&local_fetcher(), &server.url("/")).await;
@@ -169,7 +169,7 @@ async fn trickling_server_hits_total_deadline() {
     };
     assert_eq!(*timeout, Duration::from_millis(500));
     assert!(error.is_retryable());
-    // The body would take 500 s; the deadline ends the fetch long before.
+    // The body would take 500 s, and the deadline ends the fetch long before.
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",

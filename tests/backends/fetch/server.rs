@@ -64,7 +64,7 @@ impl Reply {
         Self::new(status, "text/html", "moved").with_header("Location", location)
     }
 
-    /// Adds a header to a [`Reply::Full`]; other replies are returned unchanged.
+    /// Adds a header to a [`Reply::Full`] and returns other replies unchanged.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         if let Self::Full { headers, .. } = &mut self {
             headers.push((name.to_owned(), value.to_owned()));
@@ -84,7 +84,7 @@ impl Reply {
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
-/// A running server; dropping it stops accepting.
+/// A running server, which stops accepting connections when dropped.
 pub struct TestServer {
     address: SocketAddr,
     connections: Arc<AtomicUsize>,
