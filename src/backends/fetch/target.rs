@@ -7,6 +7,8 @@ use url::Url;
 /// Checks the scheme, the host and the absence of a user name or password. Credentials are
 /// rejected because reqwest would send them as `Authorization: Basic` to whatever host a user
 /// or a redirect names.
+// NOTE: ports are not restricted. A public host may be fetched on any port, including ones
+// that browsers block for non-HTTP services, such as 25 (SMTP).
 pub(super) fn check_fetchable(url: &Url) -> Result<(), FetchError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchError::UnsupportedScheme {
