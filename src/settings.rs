@@ -18,6 +18,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub links: LinkSettings,
     pub auth: AuthSettings,
+    pub fetcher: FetcherSettings,
     pub log: LogSettings,
 }
 
@@ -68,6 +69,21 @@ pub struct LinkSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub key_cache_ttl_secs: u64,
+}
+
+/// The page fetcher of bookmark enrichment. `config/default.toml` documents each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetcherSettings {
+    /// The User-Agent header; empty means `linkyard/<version> (bookmark preview)`.
+    pub user_agent: String,
+    pub connect_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+    /// Host names and CIDRs that the address guard lets through.
+    #[serde(deserialize_with = "string_or_list")]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +227,52 @@ mod tests {
             assert_eq!(settings.server.own_hosts, ["a.example", "b.example"]);
             assert!(!settings.links.anonymous_create);
             assert_eq!(settings.server.listen.port(), 9999);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn fetcher_defaults_parse() {
+        let fetcher = Settings::embedded_defaults()
+            .expect("defaults parse")
+            .fetcher;
+        assert_eq!(fetcher.user_agent, "");
+        assert_eq!(fetcher.connect_timeout_ms, 5000);
+        assert_eq!(fetcher.total_timeout_ms, 20000);
+        assert_eq!(fetcher.max_body_bytes, 5 * 1024 * 1024);
+        assert_eq!(fetcher.max_redirects, 10);
+        assert!(fetcher.allow.is_empty());
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment::Error"
+    )]
+    fn fetcher_allow_from_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_FETCHER__ALLOW", "127.0.0.1/32,intranet.example");
+            let settings =
+                Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e)?;
+            assert_eq!(settings.fetcher.allow, ["127.0.0.1/32", "intranet.example"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment::Error"
+    )]
+    fn fetcher_allow_from_file_list() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "extra.toml",
+                "[fetcher]\nallow = [\"10.1.0.0/16\", \"*.corp.example\"]\n",
+            )?;
+            let settings = Settings::load(Some(Path::new("extra.toml")), &Default::default())
+                .map_err(|e| *e)?;
+            assert_eq!(settings.fetcher.allow, ["10.1.0.0/16", "*.corp.example"]);
             Ok(())
         });
     }
