@@ -91,7 +91,7 @@ pub struct CacheSettings {
     pub memory_rate_limit_max_keys: usize,
 }
 
-/// Where caches and counters live.
+/// The backend that stores caches and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheBackend {

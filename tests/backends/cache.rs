@@ -1,6 +1,6 @@
 //! The cache port's contract, run against the in-process cache and against Redis (at
 //! `LINKYARD_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`; skipped with one line when it is
-//! unreachable). Each Redis test uses its own key prefix and deletes its keys at the end; every
+//! unreachable). Each Redis test uses its own key prefix and deletes its keys at the end. Every
 //! key the cache writes also has an expiry, so a failed test leaves nothing behind for long.
 //! The outage test starts and kills a redis-server of its own on a free port.
 
@@ -297,13 +297,13 @@ async fn unique_counts_are_accurate(cache: &dyn Cache) {
         both.abs_diff(400) <= 4,
         "400 visitors over two days counted as {both}"
     );
-    let one = cache
+    let today_only = cache
         .count_unique("days", today..=today)
         .await
         .expect("count");
     assert!(
-        one.abs_diff(200) <= 2,
-        "200 visitors today counted as {one}"
+        today_only.abs_diff(200) <= 2,
+        "200 visitors today counted as {today_only}"
     );
 
     let expired_day = today - Days::days(400);
@@ -391,15 +391,26 @@ async fn token_bucket_limits_bursts(cache: &dyn Cache) {
         "{:?}",
         third.retry_after
     );
+
+    let trickle = 1e-12;
+    let once = cache.take("trickle", 1, trickle, 1).await.expect("take");
+    let again = cache.take("trickle", 1, trickle, 1).await.expect("take");
+    assert!(once.allowed, "a new bucket is full");
+    assert!(
+        !again.allowed,
+        "a token a million years must not be back yet"
+    );
+    let year = Duration::from_secs(365 * 24 * 3600);
+    assert!(again.retry_after > year, "{:?}", again.retry_after);
 }
 
 /// Waits for `code` on `receiver`, skipping [`Invalidation::All`] announcements.
 async fn receive_code(receiver: &mut broadcast::Receiver<Invalidation>, code: &str) -> bool {
-    let wanted = Invalidation::Code(code.to_owned());
+    let expected = Invalidation::Code(code.to_owned());
     let receive = async {
         loop {
             match receiver.recv().await {
-                Ok(invalidation) if invalidation == wanted => return true,
+                Ok(invalidation) if invalidation == expected => return true,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return false,
             }

@@ -13,17 +13,17 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-/// The longest key a caller may pass, in bytes.
+/// Maximum key length, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 /// The largest value [`Cache::set`] accepts, in bytes. Cache entries are small records such as
 /// a link's redirect fields.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// The most links [`Cache::top_hits`] returns.
+/// Maximum number of links [`Cache::top_hits`] returns.
 pub const MAX_TOP_LIMIT: usize = 1000;
-/// The most days one [`Cache::count_unique`] call may span.
+/// Maximum number of days one [`Cache::count_unique`] call may span.
 pub const MAX_UNIQUE_DAYS: usize = 366;
 
-/// What the cache holds for one key.
+/// An entry of the value cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheValue {
     /// The cached bytes.
@@ -78,7 +78,7 @@ pub enum CacheError {
 }
 
 impl CacheError {
-    /// The stable snake_case code of this error.
+    /// Returns the stable snake_case code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unavailable { .. } => "cache_unavailable",
@@ -87,7 +87,7 @@ impl CacheError {
         }
     }
 
-    /// The backend that failed, for errors that are an outage.
+    /// Returns the backend that failed, when the error is an outage.
     pub fn backend(&self) -> Option<&'static str> {
         match self {
             Self::Unavailable { backend, .. } => Some(backend),
@@ -105,11 +105,11 @@ impl CacheError {
 }
 
 /// Caches and counters shared by the instances of one deployment. Keys are the caller's
-/// strings; each implementation keeps its own namespaces, so a value key, a counter and a rate
-/// limit bucket with the same name never collide.
+/// strings. Each implementation keeps separate namespaces, so a value key, a unique-visitor key
+/// and a rate limit bucket with the same name never collide.
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
-    /// The backend's name for logs and 503 responses: `memory` or `redis`.
+    /// Returns the backend's name for logs and 503 responses: `memory` or `redis`.
     fn name(&self) -> &'static str;
 
     /// Returns the entry under `key`, or `None` on a miss.
@@ -151,8 +151,8 @@ pub trait Cache: Send + Sync + 'static {
         days: RangeInclusive<NaiveDate>,
     ) -> Result<u64, CacheError>;
 
-    /// Takes `cost` tokens from the bucket under `key`, which holds at most `capacity` tokens
-    /// and gains `refill_per_sec` tokens a second. A bucket nobody used is full.
+    /// Takes `cost` tokens from the bucket under `key`. The bucket has room for `capacity`
+    /// tokens and gains `refill_per_sec` tokens a second. A bucket never used is full.
     async fn take(
         &self,
         key: &str,
@@ -178,8 +178,11 @@ pub fn validate_key(key: &str) -> Result<(), CacheError> {
     } else {
         return Ok(());
     };
-    let shown: String = key.chars().take(64).collect();
-    Err(CacheError::InvalidKey { key: shown, reason })
+    let truncated: String = key.chars().take(64).collect();
+    Err(CacheError::InvalidKey {
+        key: truncated,
+        reason,
+    })
 }
 
 /// Checks a value and its time to live for [`Cache::set`].
@@ -254,12 +257,12 @@ pub fn days_of(days: &RangeInclusive<NaiveDate>) -> Result<Vec<NaiveDate>, Cache
     Ok(first.iter_days().take_while(|day| *day <= last).collect())
 }
 
-/// The number of the minute that contains `at`, counted from the Unix epoch.
+/// Returns the number of the minute that contains `at`, counted from the Unix epoch.
 pub fn minute_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
 
-/// The moment a day's unique-visitor sketch expires: `retention_days` after the day ends.
+/// Returns when a day's unique-visitor sketch expires: `retention_days` after the day ends.
 pub fn unique_expiry(day: NaiveDate, retention_days: u32) -> DateTime<Utc> {
     let end = day.succ_opt().unwrap_or(day);
     let end = end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();

@@ -70,7 +70,7 @@ impl Sketch {
         }
     }
 
-    /// The heap memory this sketch uses, in bytes.
+    /// Returns the heap memory this sketch uses, in bytes.
     pub fn heap_bytes(&self) -> usize {
         match &self.representation {
             Representation::Exact(hashes) => hashes.capacity() * size_of::<u64>(),
@@ -106,8 +106,8 @@ impl Sketch {
     }
 }
 
-/// The low bits pick the register; the rank is one more than the number of trailing zeros in
-/// the remaining bits, or `RANK_BITS + 1` when they are all zero.
+/// Raises the register that the low bits pick to the hash's rank. The rank is one more than the
+/// number of trailing zeros in the remaining bits, or `RANK_BITS + 1` when they are all zero.
 fn set_register(registers: &mut [u8], hash: u64) {
     let index = (hash & (REGISTERS as u64 - 1)) as usize;
     let rest = hash >> PRECISION;
@@ -174,8 +174,9 @@ fn tau(mut x: f64) -> f64 {
     }
 }
 
-/// The 64-bit finalizer of MurmurHash3: a bijection that spreads every input bit over the output,
-/// so distinct inputs stay distinct and sequential ids fill the registers evenly.
+/// Mixes a hash with the 64-bit finalizer of MurmurHash3. It is a bijection that spreads every
+/// input bit over the output, so distinct inputs stay distinct and sequential ids fill the
+/// registers evenly.
 fn mix(mut hash: u64) -> u64 {
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);

@@ -25,6 +25,9 @@ const ENTRY_OVERHEAD: usize = 64;
 pub struct MemoryCache {
     values: moka::sync::Cache<String, StoredValue>,
     invalidations: broadcast::Sender<Invalidation>,
+    /// Minute → link id → hits.
+    // NOTE: this map is bounded by the retention, not by memory. At an estimated 16 bytes per
+    // link and minute with hits, a million links hit every minute for a day take tens of GiB.
     hits: Mutex<BTreeMap<i64, HashMap<i64, u64>>>,
     hits_retention_minutes: u32,
     unique: moka::sync::Cache<(String, NaiveDate), Arc<UniqueEntry>>,
@@ -193,7 +196,7 @@ impl Cache for MemoryCache {
 
     async fn publish_invalidation(&self, code: &str) -> Result<(), CacheError> {
         port::validate_key(code)?;
-        // Sending fails only when nobody subscribed, and then there is nobody to tell.
+        // Sending fails only when there are no receivers, which is not an error.
         let _ = self.invalidations.send(Invalidation::Code(code.to_owned()));
         Ok(())
     }

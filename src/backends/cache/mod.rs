@@ -19,6 +19,6 @@ pub async fn connect(settings: &CacheSettings) -> Result<Arc<dyn Cache>, CacheEr
         CacheBackend::Memory => Arc::new(memory::MemoryCache::new(settings)),
         CacheBackend::Redis => Arc::new(redis::RedisCache::connect(settings).await?),
     };
-    tracing::info!(backend = cache.name(), "cache ready");
+    tracing::info!(backend = cache.name(), "cache backend started");
     Ok(cache)
 }

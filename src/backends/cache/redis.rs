@@ -1,7 +1,7 @@
 //! The Redis cache, shared by every instance: a pool of fred clients for commands and one more
 //! client for the invalidation subscription.
 //!
-//! A dead or slow Redis must never hold up a redirect, so a call on a disconnected client fails
+//! A dead or slow Redis must never hold up a redirect. So a call on a disconnected client fails
 //! at once, every command has a short timeout and is sent once, and the clients reconnect in the
 //! background with exponential backoff. Failures are logged once per interval. Every key and the
 //! invalidation channel start with the configured prefix:
@@ -47,8 +47,9 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
 /// Token bucket in one round trip, timed by the server's clock so that instances with skewed
 /// clocks share buckets correctly. KEYS[1] is the bucket; ARGV is capacity, refill per second and
 /// cost. Returns allowed (0 or 1), whole tokens left, microseconds until `cost` tokens are
-/// available and microseconds until the bucket is full. A full bucket is deleted, because a
-/// missing bucket counts as full.
+/// available and microseconds until the bucket is full, both capped at 2^53 so that they stay
+/// exact integers. A full bucket is deleted, because a missing bucket counts as full. The expiry
+/// is capped at a year, which only matters for rates below one token a year.
 const TOKEN_BUCKET_LUA: &str = r#"
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -63,18 +64,19 @@ if tokens == nil or updated == nil then
 else
   tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate / 1000000)
 end
+local max_us = 9007199254740992
 local allowed = 0
 local retry_us = 0
 if tokens >= cost then
   tokens = tokens - cost
   allowed = 1
 else
-  retry_us = math.ceil((cost - tokens) * 1000000 / rate)
+  retry_us = math.min(max_us, math.ceil((cost - tokens) * 1000000 / rate))
 end
-local full_us = math.ceil((capacity - tokens) * 1000000 / rate)
+local full_us = math.min(max_us, math.ceil((capacity - tokens) * 1000000 / rate))
 if full_us > 0 then
   redis.call('HSET', KEYS[1], 'tokens', tokens, 'updated_us', now)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(full_us / 1000) + 1000)
+  redis.call('PEXPIRE', KEYS[1], math.min(math.ceil(full_us / 1000) + 1000, 31536000000))
 else
   redis.call('DEL', KEYS[1])
 end
@@ -97,7 +99,7 @@ pub struct RedisCache {
     subscriber: Client,
     prefix: String,
     channel: String,
-    /// The server URL without credentials, for logs.
+    /// The server URL with its password redacted, for logs.
     server: String,
     command_timeout: Duration,
     invalidations: broadcast::Sender<Invalidation>,
@@ -111,7 +113,7 @@ pub struct RedisCache {
 }
 
 /// A Lua script run with EVALSHA, loaded with SCRIPT LOAD on first use and again whenever the
-/// server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+/// server replies NOSCRIPT (after a restart or SCRIPT FLUSH).
 struct LuaScript {
     source: &'static str,
     sha: RwLock<Option<String>>,
@@ -161,7 +163,7 @@ impl LuaScript {
 
 impl RedisCache {
     /// Creates the clients and waits up to `connect_timeout_ms` for them to connect and
-    /// subscribe. If Redis is not reachable by then, it logs a warning and returns anyway: the
+    /// subscribe. If Redis is not reachable by then, it logs a warning and returns anyway. The
     /// clients keep reconnecting, calls fail fast meanwhile and `/readyz` reports the outage.
     pub async fn connect(settings: &CacheSettings) -> Result<Self, CacheError> {
         let server = redact(&settings.redis_url);
@@ -225,12 +227,12 @@ impl RedisCache {
                 backend = BACKEND,
                 server = %self.server,
                 timeout_ms = connect_timeout.as_millis() as u64,
-                "redis is not reachable yet; reconnecting in the background"
+                "redis is not reachable yet, reconnecting in the background"
             );
         }
     }
 
-    /// The prefix of every key and of the invalidation channel.
+    /// Returns the prefix of every key and of the invalidation channel.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -248,7 +250,7 @@ impl RedisCache {
     {
         let client = self.pool.next_connected();
         if !client.is_connected() {
-            return Err(self.failed(operation, "not connected; reconnecting in the background"));
+            return Err(self.failed(operation, "not connected, reconnecting in the background"));
         }
         let outcome = tokio::time::timeout(
             self.command_timeout + TIMEOUT_SLACK,
@@ -277,7 +279,7 @@ impl RedisCache {
                 error = message,
                 suppressed,
                 interval_secs = self.log_interval.as_secs(),
-                "redis cache call failed; repeats are logged once per interval"
+                "redis cache call failed, repeats are logged once per interval"
             );
         }
         CacheError::Unavailable {
@@ -365,7 +367,7 @@ fn invalid_url(server: &str, error: &RedisError) -> CacheError {
     }
 }
 
-/// The Redis URL without its password, for logs and errors.
+/// Returns the Redis URL with its password replaced by `redacted`, for logs and errors.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
@@ -396,9 +398,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Subscribes to the invalidation channel on every (re)connection of the subscriber, because a
-/// new connection has no subscriptions, and then announces [`Invalidation::All`]: messages sent
-/// while the subscriber was disconnected are lost.
+/// Subscribes to the invalidation channel on every connection and reconnection of the
+/// subscriber, because a new connection has no subscriptions. Then it announces
+/// [`Invalidation::All`], because messages sent while the subscriber was disconnected are lost.
 async fn follow_reconnects(
     subscriber: Client,
     channel: String,
@@ -698,7 +700,7 @@ impl Cache for RedisCache {
         )
         .await?;
         if !self.subscriber.is_connected() {
-            let message = "the invalidation subscriber is not connected; reconnecting";
+            let message = "the invalidation subscriber is not connected and is reconnecting";
             return Err(self.failed("ping", message));
         }
         Ok(())

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 const SHARDS: usize = 64;
 /// How often a shard drops its full buckets.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// The latest a bucket is kept, for rates below one token a year.
+const MAX_BUCKET_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The key of a shard's shared bucket for new clients once the shard is full. Caller keys are
 /// never empty.
 const OVERFLOW_KEY: &str = "";
@@ -79,10 +81,11 @@ impl TokenBuckets {
         if decision.reset_after.is_zero() {
             shard.buckets.remove(key);
         } else {
+            let lifetime = decision.reset_after.min(MAX_BUCKET_LIFETIME);
             let bucket = Bucket {
                 tokens,
                 updated: now,
-                full_at: now + decision.reset_after,
+                full_at: now + lifetime,
             };
             shard.buckets.insert(key.to_owned(), bucket);
         }
@@ -149,13 +152,11 @@ pub fn refill_and_take(
     (tokens, decision)
 }
 
-/// Converts seconds to a duration rounded up to the microsecond, saturating instead of
-/// panicking on values a `Duration` cannot hold.
+/// Converts seconds to a duration rounded up to the microsecond and capped at 2^53 µs (285
+/// years), the same cap as the Redis script's.
 fn seconds(value: f64) -> Duration {
-    let micros = (value.max(0.0) * 1e6).ceil();
-    if micros >= u64::MAX as f64 {
-        return Duration::MAX;
-    }
+    const MAX_MICROS: f64 = 9_007_199_254_740_992.0;
+    let micros = (value.max(0.0) * 1e6).ceil().min(MAX_MICROS);
     Duration::from_micros(micros as u64)
 }
 
@@ -186,6 +187,19 @@ mod tests {
         let (tokens, decision) = refill_and_take(Some((0.0, Duration::from_secs(60))), 5, 1.0, 1);
         assert_eq!(tokens, 4.0);
         assert!(decision.allowed);
+    }
+
+    #[test]
+    fn tiny_rates_saturate() {
+        let (_, decision) = refill_and_take(Some((0.0, Duration::ZERO)), 1, 1e-300, 1);
+        assert!(!decision.allowed);
+        assert_eq!(
+            decision.retry_after,
+            Duration::from_micros(9_007_199_254_740_992)
+        );
+        let buckets = TokenBuckets::new(10, Duration::from_secs(60));
+        assert!(buckets.take("slow", 1, 1e-300, 1).allowed);
+        assert!(!buckets.take("slow", 1, 1e-300, 1).allowed);
     }
 
     #[test]
