@@ -404,6 +404,23 @@ async fn token_bucket_limits_bursts(cache: &dyn Cache) {
     assert!(again.retry_after > year, "{:?}", again.retry_after);
 }
 
+#[tokio::test]
+async fn redis_rejects_invalid_settings() {
+    let mut settings = settings();
+    settings.redis_url = "http://127.0.0.1:6379".to_owned();
+    let url = RedisCache::connect(&settings).await.err();
+    assert_eq!(
+        url.as_ref().map(CacheError::code),
+        Some("invalid_cache_argument")
+    );
+    assert!(url.is_some_and(|error| error.to_string().contains("cache.redis_url")));
+
+    let mut settings = self::settings();
+    settings.command_timeout_ms = 0;
+    let timeout = RedisCache::connect(&settings).await.err();
+    assert!(timeout.is_some_and(|error| error.to_string().contains("command_timeout_ms")));
+}
+
 /// Waits for `code` on `receiver`, skipping [`Invalidation::All`] announcements.
 async fn receive_code(receiver: &mut broadcast::Receiver<Invalidation>, code: &str) -> bool {
     let expected = Invalidation::Code(code.to_owned());

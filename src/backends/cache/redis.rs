@@ -169,9 +169,7 @@ impl RedisCache {
         let server = redact(&settings.redis_url);
         let builder = builder(settings, &server)?;
         let invalid = |error: RedisError| invalid_url(&server, &error);
-        let pool = builder
-            .build_pool(settings.pool_size.max(1))
-            .map_err(invalid)?;
+        let pool = builder.build_pool(settings.pool_size).map_err(invalid)?;
         let subscriber = builder.build().map_err(invalid)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
         let log_interval = Duration::from_secs(settings.failure_log_interval_secs);
@@ -326,6 +324,16 @@ impl RedisCache {
 }
 
 fn builder(settings: &CacheSettings, server: &str) -> Result<Builder, CacheError> {
+    check_limits(settings)?;
+    let scheme = url::Url::parse(&settings.redis_url).map(|url| url.scheme().to_owned());
+    if scheme.as_deref() != Ok("redis") {
+        return Err(CacheError::InvalidArgument {
+            name: "cache.redis_url",
+            value: server.to_owned(),
+            reason: "use redis://host:port (this build has no TLS or Unix socket support)"
+                .to_owned(),
+        });
+    }
     let mut config =
         Config::from_url(&settings.redis_url).map_err(|error| invalid_url(server, &error))?;
     // Keep retrying the first connection too, so that an instance starts while Redis is down.
@@ -357,6 +365,29 @@ fn builder(settings: &CacheSettings, server: &str) -> Result<Builder, CacheError
             2,
         ));
     Ok(builder)
+}
+
+/// Rejects settings that would disable a safeguard: a zero command timeout turns fred's timeout
+/// off, and an empty pool has no client to run commands on.
+fn check_limits(settings: &CacheSettings) -> Result<(), CacheError> {
+    let invalid = |name: &'static str, value: String, reason: &str| CacheError::InvalidArgument {
+        name,
+        value,
+        reason: reason.to_owned(),
+    };
+    if settings.command_timeout_ms == 0 {
+        let reason = "use at least 1 ms, such as the default 250";
+        return Err(invalid("cache.command_timeout_ms", "0".to_owned(), reason));
+    }
+    if settings.pool_size == 0 {
+        return Err(invalid("cache.pool_size", "0".to_owned(), "use at least 1"));
+    }
+    if settings.reconnect_min_delay_ms > settings.reconnect_max_delay_ms {
+        let value = settings.reconnect_min_delay_ms.to_string();
+        let reason = "use at most cache.reconnect_max_delay_ms";
+        return Err(invalid("cache.reconnect_min_delay_ms", value, reason));
+    }
+    Ok(())
 }
 
 fn invalid_url(server: &str, error: &RedisError) -> CacheError {
