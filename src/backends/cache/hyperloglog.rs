@@ -7,8 +7,8 @@
 //! Up to [`EXACT_LIMIT`] distinct hashes the sketch keeps the hashes themselves, so small counts
 //! are exact and a sketch for a rarely visited link costs a few hundred bytes instead of 16 KiB.
 //!
-//! It is written here rather than taken from a crate because none is in the dependency tree and
-//! this one exposes exactly what the cache needs: caller-computed hashes, exact small sets,
+//! It is written here rather than taken from a crate because none is in the dependency tree.
+//! This one exposes exactly what the cache needs: caller-computed hashes, exact small sets,
 //! unions over days and its own heap size for the memory budget.
 
 /// Index bits: 2^14 registers.

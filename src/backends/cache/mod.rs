@@ -13,7 +13,8 @@ use linkyard_actors::backends::cache::{Cache, CacheError};
 use std::sync::Arc;
 
 /// Builds the configured backend. Redis is connected before this returns, or is still being
-/// reconnected to in the background after `connect_timeout_ms` (see [`redis::RedisCache::connect`]).
+/// reconnected to in the background after `connect_timeout_ms`
+/// (see [`redis::RedisCache::connect`]).
 pub async fn connect(settings: &CacheSettings) -> Result<Arc<dyn Cache>, CacheError> {
     let cache: Arc<dyn Cache> = match settings.backend {
         CacheBackend::Memory => Arc::new(memory::MemoryCache::new(settings)),

@@ -45,8 +45,8 @@ const INVALIDATION_BACKLOG: usize = 1024;
 const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
 
 /// Token bucket in one round trip, timed by the server's clock so that instances with skewed
-/// clocks share buckets correctly. KEYS[1] is the bucket; ARGV is capacity, refill per second and
-/// cost. Returns allowed (0 or 1), whole tokens left, microseconds until `cost` tokens are
+/// clocks share buckets correctly. KEYS[1] is the bucket, and ARGV is capacity, refill per second
+/// and cost. Returns allowed (0 or 1), whole tokens left, microseconds until `cost` tokens are
 /// available and microseconds until the bucket is full, both capped at 2^53 so that they stay
 /// exact integers. A full bucket is deleted, because a missing bucket counts as full. The expiry
 /// is capped at a year, which only matters for rates below one token a year.
@@ -84,8 +84,8 @@ return {allowed, math.floor(tokens), retry_us, full_us}
 "#;
 
 /// Sums minute buckets and returns the top members with their scores, atomically and without
-/// leaving the temporary union behind. KEYS are the buckets, then the temporary key; ARGV[1] is
-/// the limit.
+/// leaving the temporary union behind. KEYS are the buckets, then the temporary key, and ARGV[1]
+/// is the limit.
 const TOP_HITS_LUA: &str = r#"
 local union = KEYS[#KEYS]
 redis.call('ZUNIONSTORE', union, #KEYS - 1, unpack(KEYS, 1, #KEYS - 1))
@@ -289,7 +289,12 @@ impl RedisCache {
 
     fn succeeded(&self) {
         if let Some(suppressed) = self.failures.success() {
-            tracing::info!(backend = BACKEND, server = %self.server, suppressed, "redis cache calls succeed again");
+            tracing::info!(
+                backend = BACKEND,
+                server = %self.server,
+                suppressed,
+                "redis cache calls succeed again"
+            );
         }
     }
 
