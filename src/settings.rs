@@ -19,6 +19,8 @@ pub struct Settings {
     pub links: LinkSettings,
     pub auth: AuthSettings,
     pub fetcher: FetcherSettings,
+    pub cache: CacheSettings,
+    pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
 }
 
@@ -84,6 +86,53 @@ pub struct FetcherSettings {
     /// Host names and CIDRs that the address guard lets through.
     #[serde(deserialize_with = "string_or_list")]
     pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub backend: CacheBackend,
+    pub redis_url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+    pub command_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub reconnect_min_delay_ms: u32,
+    pub reconnect_max_delay_ms: u32,
+    pub failure_log_interval_secs: u64,
+    pub hits_retention_minutes: u32,
+    pub unique_retention_days: u32,
+    pub memory_values_max_mib: u64,
+    pub memory_unique_max_mib: u64,
+    pub memory_rate_limit_max_keys: usize,
+}
+
+/// The backend that stores caches and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In this process only: right for a single instance.
+    Memory,
+    /// Shared by every instance through Redis.
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub create: BucketSettings,
+    pub redirect: BucketSettings,
+    pub not_found: BucketSettings,
+}
+
+/// A token bucket: up to `capacity` requests at once, then `refill_per_sec` a second.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketSettings {
+    pub capacity: std::num::NonZeroU32,
+    #[serde(deserialize_with = "positive_rate")]
+    pub refill_per_sec: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +229,17 @@ fn string_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
     })
 }
 
+/// Accepts a finite number above zero.
+fn positive_rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let rate = f64::deserialize(deserializer)?;
+    if rate.is_finite() && rate > 0.0 {
+        return Ok(rate);
+    }
+    Err(serde::de::Error::custom(format!(
+        "refill_per_sec {rate} is invalid; use a number of tokens per second above 0"
+    )))
+}
+
 /// Parses a URL, treating an empty string as unset.
 fn optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
     let text = String::deserialize(deserializer)?;
@@ -205,6 +265,54 @@ mod tests {
                 .database_url()
                 .ends_with("data/linkyard.db?mode=rwc")
         );
+        assert_eq!(settings.cache.backend, CacheBackend::Memory);
+        assert_eq!(settings.cache.command_timeout_ms, 250);
+        assert!(settings.rate_limit.enabled);
+        assert_eq!(settings.rate_limit.not_found.capacity.get(), 20);
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn cache_and_rate_limits_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_CACHE__BACKEND", "redis");
+            jail.set_env("LINKYARD_CACHE__KEY_PREFIX", "tenant-a:");
+            jail.set_env("LINKYARD_RATE_LIMIT__CREATE__REFILL_PER_SEC", "2.5");
+            let settings =
+                Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e)?;
+            assert_eq!(settings.cache.backend, CacheBackend::Redis);
+            assert_eq!(settings.cache.key_prefix, "tenant-a:");
+            assert_eq!(settings.rate_limit.create.refill_per_sec, 2.5);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn invalid_buckets_are_errors() {
+        for (key, value, expected) in [
+            ("LINKYARD_RATE_LIMIT__REDIRECT__CAPACITY", "0", "nonzero"),
+            (
+                "LINKYARD_RATE_LIMIT__REDIRECT__REFILL_PER_SEC",
+                "0",
+                "refill_per_sec 0 is invalid",
+            ),
+            ("LINKYARD_CACHE__BACKEND", "memcached", "memcached"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(key, value);
+                let error = Settings::load(None, &CommandLineOverrides::default())
+                    .expect_err("invalid value must be reported");
+                assert!(error.to_string().contains(expected), "{key}: {error}");
+                Ok(())
+            });
+        }
     }
 
     #[test]

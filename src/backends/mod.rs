@@ -1,4 +1,5 @@
 //! Backend implementations, one module per port and one file per implementation. The traits
 //! they implement live in `linkyard_actors::backends`.
 
+pub mod cache;
 pub mod fetch;

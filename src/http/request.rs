@@ -164,12 +164,15 @@ impl Ctx {
     }
 }
 
+/// The 413 closes the connection: the rest of the body is never read, so the connection cannot
+/// carry another request, and saying so stops clients from reusing it.
 pub fn body_too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
         format!("the request body is larger than the limit of {limit} bytes"),
     )
+    .with_header(header::CONNECTION, http::HeaderValue::from_static("close"))
 }
 
 /// Parses JSON, naming the field at fault.

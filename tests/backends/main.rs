@@ -1,4 +1,5 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cache;
 mod fetch;
