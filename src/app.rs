@@ -46,7 +46,11 @@ impl AppState {
 
     /// The API URL of one resource, such as `/api/links/{code}`.
     pub fn api_url(&self, collection: &str, id: &str) -> String {
-        format!("{}/api/{collection}/{}", self.public_base, encode_segment(id))
+        format!(
+            "{}/api/{collection}/{}",
+            self.public_base,
+            encode_segment(id)
+        )
     }
 
     /// Checks every configured backend, for `/readyz`.
@@ -81,11 +85,16 @@ impl Application {
     /// serving on the configured address, which may use port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
-            format!("creating data directory {}", settings.storage.data_dir.display())
+            format!(
+                "creating data directory {}",
+                settings.storage.data_dir.display()
+            )
         })?;
         let db = connect_database(&settings).await?;
         if settings.database.migrate_on_start {
-            crate::migrate::run(&db).await.context("migrating the database")?;
+            crate::migrate::run(&db)
+                .await
+                .context("migrating the database")?;
         }
 
         let listener = TcpListener::bind(settings.server.listen)
@@ -173,7 +182,12 @@ impl Application {
             tracing::warn!("the supervisor did not confirm the shutdown");
         }
         let _ = self.supervisor_task.await;
-        self.state.db.clone().close().await.context("closing the database")?;
+        self.state
+            .db
+            .clone()
+            .close()
+            .await
+            .context("closing the database")?;
         tracing::info!("linkyard stopped");
         Ok(())
     }
@@ -185,7 +199,9 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
     };
-    db::connect(&options).await.context("connecting to the database")
+    db::connect(&options)
+        .await
+        .context("connecting to the database")
 }
 
 fn public_url(settings: &Settings, local_addr: SocketAddr) -> anyhow::Result<Url> {
@@ -238,15 +254,19 @@ fn links_and_actors(
     let writer_db = db.clone();
     let max_batch = config.write_batch_max.max(1);
     let children = vec![
-        ChildSpec::actor(ids_slot.clone(), IdAllocator, move || IdAllocatorArguments {
-            db: ids_db.clone(),
-            sequence: "links",
-            block_size,
-            high_water: Arc::clone(&ids_water),
+        ChildSpec::actor(ids_slot.clone(), IdAllocator, move || {
+            IdAllocatorArguments {
+                db: ids_db.clone(),
+                sequence: "links",
+                block_size,
+                high_water: Arc::clone(&ids_water),
+            }
         }),
-        ChildSpec::actor(writer_slot.clone(), LinkWriter, move || LinkWriterArguments {
-            db: writer_db.clone(),
-            max_batch,
+        ChildSpec::actor(writer_slot.clone(), LinkWriter, move || {
+            LinkWriterArguments {
+                db: writer_db.clone(),
+                max_batch,
+            }
         }),
         url_shard::child_spec(shards_slot.clone(), db.clone(), writer_slot, caches.clone()),
     ];
@@ -267,15 +287,16 @@ async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "linkyard", version, about = "Short links, pastes, QR codes and bookmarks")]
+#[command(
+    name = "linkyard",
+    version,
+    about = "Short links, pastes, QR codes and bookmarks"
+)]
 pub struct Cli {
     /// Configuration file applied over the embedded defaults.
     #[arg(long, global = true, value_name = "FILE")]
@@ -82,7 +86,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::debug!(?settings, "effective configuration");
 
     match cli.command {
-        Command::Serve(_) => Application::build(settings).await?.run_until_stopped().await,
+        Command::Serve(_) => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => user(&settings, command).await,
     }
@@ -91,17 +100,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.storage.data_dir).context("creating the data directory")?;
     let db = app::connect_database(settings).await?;
-    crate::migrate::run(&db).await.context("migrating the database")?;
+    crate::migrate::run(&db)
+        .await
+        .context("migrating the database")?;
     tracing::info!("database is up to date");
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the command prints the new key for the operator")]
+#[expect(
+    clippy::print_stdout,
+    reason = "the command prints the new key for the operator"
+)]
 async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.storage.data_dir).context("creating the data directory")?;
     let db = app::connect_database(settings).await?;
     if settings.database.migrate_on_start {
-        crate::migrate::run(&db).await.context("migrating the database")?;
+        crate::migrate::run(&db)
+            .await
+            .context("migrating the database")?;
     }
     let accounts = Accounts::new(db, Duration::from_secs(1));
     match command {

@@ -3,7 +3,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = linkyard::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             report(&anyhow::Error::new(error).context("starting the async runtime"));
@@ -19,7 +22,10 @@ fn main() -> ExitCode {
     }
 }
 
-#[expect(clippy::print_stderr, reason = "the error of a failed command goes to the terminal")]
+#[expect(
+    clippy::print_stderr,
+    reason = "the error of a failed command goes to the terminal"
+)]
 fn report(error: &anyhow::Error) {
     eprintln!("error: {error:#}");
 }

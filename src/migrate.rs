@@ -13,7 +13,9 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
     let transaction = db.begin().await?;
     transaction
-        .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
+        ))
         .await?;
     Migrator::up(&transaction, None).await?;
     transaction.commit().await

@@ -190,7 +190,8 @@ impl Settings {
         format!("sqlite://{}?mode=rwc", path.display())
     }
 
-    /// The directory of the filesystem blob store, defaulting to `blobs` in the data directory.
+    /// Returns the directory of the filesystem blob store: `blob.dir`, or `blobs` in the data
+    /// directory when `blob.dir` is empty.
     pub fn blob_dir(&self) -> PathBuf {
         if self.blob.dir.as_os_str().is_empty() {
             return self.storage.data_dir.join("blobs");
@@ -266,7 +267,11 @@ mod tests {
         let settings = Settings::embedded_defaults().expect("defaults parse");
         assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
         assert!(settings.uses_sqlite());
-        assert!(settings.database_url().ends_with("data/linkyard.db?mode=rwc"));
+        assert!(
+            settings
+                .database_url()
+                .ends_with("data/linkyard.db?mode=rwc")
+        );
     }
 
     #[test]
@@ -289,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn blob_defaults_are_the_filesystem_under_the_data_dir() {
+    fn blob_defaults_use_the_data_dir() {
         let settings = Settings::embedded_defaults().expect("defaults parse");
         assert_eq!(settings.blob.backend, BlobBackend::Filesystem);
         assert_eq!(settings.blob_dir(), Path::new("./data").join("blobs"));

@@ -24,7 +24,9 @@ pub struct Principal {
 pub enum AccountError {
     #[error("email '{email}' is invalid; use an address such as name@example.com")]
     InvalidEmail { email: String },
-    #[error("a user with email '{email}' already exists; use `linkyard user key --email {email}` for another key")]
+    #[error(
+        "a user with email '{email}' already exists; use `linkyard user key --email {email}` for another key"
+    )]
     EmailTaken { email: String },
     #[error("no user has the email '{email}'")]
     UnknownUser { email: String },
@@ -157,8 +159,18 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").ok(), Some("ann@example.com".to_owned()));
-        for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "a@b@c"] {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").ok(),
+            Some("ann@example.com".to_owned())
+        );
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "a b@example.com",
+            "a@b@c",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -164,7 +164,10 @@ fn on_block_leased(
     match result {
         Ok(block) => {
             tracing::debug!(start = block.start, end = block.end, "leased id block");
-            state.arguments.high_water.fetch_max(block.end, Ordering::Relaxed);
+            state
+                .arguments
+                .high_water
+                .fetch_max(block.end, Ordering::Relaxed);
             if state.current.is_empty() {
                 state.current = block;
             } else {
@@ -212,7 +215,10 @@ fn on_high_water_read(
 ) {
     state.refresh_in_flight = false;
     if let Ok(mark) = &result {
-        state.arguments.high_water.fetch_max(*mark, Ordering::Relaxed);
+        state
+            .arguments
+            .high_water
+            .fetch_max(*mark, Ordering::Relaxed);
     }
 
     // Only requests that arrived before this read started may use its result.
@@ -241,7 +247,9 @@ impl IdAllocatorHandle {
 
     /// Returns a fresh id.
     pub async fn next(&self) -> Result<u64, IdError> {
-        self.slot.call(IdAllocatorMessage::Next, CALL_TIMEOUT).await?
+        self.slot
+            .call(IdAllocatorMessage::Next, CALL_TIMEOUT)
+            .await?
     }
 
     /// Whether an id may have been allocated by any instance. Ids below the known high-water

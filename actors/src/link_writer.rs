@@ -96,7 +96,10 @@ fn commit_next_batch(myself: &ActorRef<LinkWriterMessage>, state: &mut LinkWrite
     });
 }
 
-async fn commit(db: &DatabaseConnection, batch: Vec<(Box<links::ActiveModel>, String, InsertReply)>) {
+async fn commit(
+    db: &DatabaseConnection,
+    batch: Vec<(Box<links::ActiveModel>, String, InsertReply)>,
+) {
     let (rows, waiters): (Vec<_>, Vec<_>) = batch
         .into_iter()
         .map(|(row, code, reply)| (*row, (code, reply)))

@@ -36,7 +36,9 @@ pub enum LinkError {
     InvalidExpiresAt { value: String },
     #[error("expires_at '{value}' is in the past")]
     ExpiresAtInPast { value: String },
-    #[error("tag '{tag}' is invalid; tags are 1 to {MAX_TAG_CHARS} characters without control characters")]
+    #[error(
+        "tag '{tag}' is invalid; tags are 1 to {MAX_TAG_CHARS} characters without control characters"
+    )]
     InvalidTag { tag: String },
     #[error("{count} tags given; the maximum is {MAX_TAGS}")]
     TooManyTags { count: usize },
@@ -205,7 +207,11 @@ impl Links {
             .await?;
         if !inserted {
             if alias.is_none() {
-                tracing::error!(code, id, "generated code collided; is the id counter behind?");
+                tracing::error!(
+                    code,
+                    id,
+                    "generated code collided; is the id counter behind?"
+                );
             }
             return Err(LinkError::AliasTaken { alias: code });
         }
@@ -217,7 +223,11 @@ impl Links {
     async fn generate_code(&self) -> Result<(u64, String), LinkError> {
         loop {
             let id = self.inner.ids.next().await?;
-            let code = self.inner.codec.encode(id).ok_or(LinkError::CodesExhausted)?;
+            let code = self
+                .inner
+                .codec
+                .encode(id)
+                .ok_or(LinkError::CodesExhausted)?;
             if !self.inner.rules.reserved.contains(&code) {
                 return Ok((id, code));
             }
@@ -242,7 +252,10 @@ impl Links {
 
         let owned = code.to_owned();
         let entry: CacheEntry = self
-            .call_shard(code, |reply| UrlShardMessage::Resolve { code: owned, reply })
+            .call_shard(code, |reply| UrlShardMessage::Resolve {
+                code: owned,
+                reply,
+            })
             .await?;
         entry.ok_or_else(not_found)
     }
@@ -345,7 +358,8 @@ impl Links {
         };
         let before_id = cursor.map(parse_cursor).transpose()?;
 
-        let mut page = db::links::list_by_owner(&self.inner.db, owner_id, before_id, limit + 1).await?;
+        let mut page =
+            db::links::list_by_owner(&self.inner.db, owner_id, before_id, limit + 1).await?;
         let next = if page.len() as u64 > limit {
             page.truncate(limit as usize);
             page.last().map(|link| link.id.to_string())
@@ -358,7 +372,12 @@ impl Links {
     /// Drops the cached entry of `code` on this instance, for invalidations from other instances.
     pub fn invalidate(&self, code: &str) {
         if let Ok(shards) = self.inner.shards.get() {
-            let _ = shards.dispatch(code.to_owned(), UrlShardMessage::Invalidate { code: code.to_owned() });
+            let _ = shards.dispatch(
+                code.to_owned(),
+                UrlShardMessage::Invalidate {
+                    code: code.to_owned(),
+                },
+            );
         }
     }
 
@@ -371,7 +390,9 @@ impl Links {
         };
         shards
             .dispatch(code.to_owned(), message)
-            .map_err(|_| ActorUnavailable { name: self.inner.shards.name() })?;
+            .map_err(|_| ActorUnavailable {
+                name: self.inner.shards.name(),
+            })?;
         Ok(())
     }
 

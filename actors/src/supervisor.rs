@@ -55,12 +55,18 @@ impl<M: ractor::Message> ActorSlot<M> {
 
     /// Returns the running actor.
     pub fn get(&self) -> Result<ActorRef<M>, ActorUnavailable> {
-        let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         current.clone().ok_or(ActorUnavailable { name: self.name })
     }
 
     pub fn set(&self, actor: ActorRef<M>) {
-        let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *current = Some(actor);
     }
 
@@ -80,7 +86,8 @@ impl<M: ractor::Message> ActorSlot<M> {
 
 /// Starts one supervised child: spawns it linked to the given supervisor, stores its new
 /// `ActorRef` in the child's slot and returns its cell.
-pub type StartFn = Box<dyn Fn(ActorCell) -> BoxFuture<'static, Result<ActorCell, SpawnErr>> + Send + Sync>;
+pub type StartFn =
+    Box<dyn Fn(ActorCell) -> BoxFuture<'static, Result<ActorCell, SpawnErr>> + Send + Sync>;
 
 /// One child of the supervisor.
 pub struct ChildSpec {
@@ -101,7 +108,8 @@ impl ChildSpec {
             let actor = actor.clone();
             let arguments = arguments();
             Box::pin(async move {
-                let (actor_ref, _) = Actor::spawn_linked(None, actor, arguments, supervisor).await?;
+                let (actor_ref, _) =
+                    Actor::spawn_linked(None, actor, arguments, supervisor).await?;
                 slot.set(actor_ref.clone());
                 Ok(actor_ref.get_cell())
             })
@@ -222,7 +230,11 @@ async fn start_child(
     Ok(())
 }
 
-fn schedule_restart(myself: &ActorRef<SupervisorMessage>, state: &mut SupervisorState, index: usize) {
+fn schedule_restart(
+    myself: &ActorRef<SupervisorMessage>,
+    state: &mut SupervisorState,
+    index: usize,
+) {
     let (previous, last_restart) = state.backoff[index];
     let delay = if last_restart.elapsed() > STABLE_AFTER {
         FIRST_BACKOFF

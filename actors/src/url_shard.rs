@@ -74,8 +74,17 @@ struct EntryExpiry {
 }
 
 impl moka::Expiry<String, CacheEntry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &String, entry: &CacheEntry, _now: Instant) -> Option<Duration> {
-        Some(if entry.is_some() { self.ttl } else { self.negative_ttl })
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        entry: &CacheEntry,
+        _now: Instant,
+    ) -> Option<Duration> {
+        Some(if entry.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        })
     }
 
     fn expire_after_update(
@@ -85,7 +94,11 @@ impl moka::Expiry<String, CacheEntry> for EntryExpiry {
         _now: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
-        Some(if entry.is_some() { self.ttl } else { self.negative_ttl })
+        Some(if entry.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        })
     }
 }
 
@@ -188,8 +201,12 @@ impl Worker for UrlShard {
                 epoch,
                 result,
             } => loaded(state, code, epoch, result),
-            UrlShardMessage::Create { row, code, reply } => create(factory, state, row, code, reply),
-            UrlShardMessage::Update { row, code, reply } => update(factory, state, row, code, reply),
+            UrlShardMessage::Create { row, code, reply } => {
+                create(factory, state, row, code, reply)
+            }
+            UrlShardMessage::Update { row, code, reply } => {
+                update(factory, state, row, code, reply)
+            }
             UrlShardMessage::Delete { id, code, reply } => delete(factory, state, id, code, reply),
             UrlShardMessage::Written { code, entry, done } => {
                 state.epoch += 1;
@@ -245,7 +262,12 @@ fn loaded(
     result: Result<Option<links::Model>, ShardError>,
 ) {
     let waiters = state.pending.remove(&code).unwrap_or_default();
-    let answer = result.map(|model| model.as_ref().and_then(CachedLink::from_model).map(Arc::new));
+    let answer = result.map(|model| {
+        model
+            .as_ref()
+            .and_then(CachedLink::from_model)
+            .map(Arc::new)
+    });
     if let Ok(entry) = &answer
         && epoch == state.epoch
     {
@@ -295,11 +317,17 @@ fn create(
     reply: RpcReplyPort<Result<bool, ShardError>>,
 ) {
     let writer = state.arguments.writer.clone();
-    let entry = model_of(&row).as_ref().and_then(CachedLink::from_model).map(Arc::new);
+    let entry = model_of(&row)
+        .as_ref()
+        .and_then(CachedLink::from_model)
+        .map(Arc::new);
     let key = code.clone();
     write_then_cache(factory, key, reply, async move {
         let inserted = writer
-            .call(|reply| LinkWriterMessage::Insert(row, code, reply), Duration::from_secs(30))
+            .call(
+                |reply| LinkWriterMessage::Insert(row, code, reply),
+                Duration::from_secs(30),
+            )
             .await
             .map_err(|unavailable| {
                 Arc::new(DbError::new(
@@ -385,7 +413,8 @@ pub fn child_spec(
                 .router(Default::default())
                 .num_initial_workers(shards)
                 .build();
-            let (actor, _) = ractor::Actor::spawn_linked(None, factory, arguments, supervisor).await?;
+            let (actor, _) =
+                ractor::Actor::spawn_linked(None, factory, arguments, supervisor).await?;
             slot.set(actor.clone());
             Ok(actor.get_cell())
         })

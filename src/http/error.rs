@@ -38,7 +38,11 @@ struct Detail<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -135,23 +139,35 @@ impl From<LinkError> for ApiError {
             E::Url(url) => (StatusCode::BAD_REQUEST, url.code(), Some("url")),
             E::Alias(alias) => (StatusCode::BAD_REQUEST, alias.code(), Some("alias")),
             E::AliasTaken { .. } => (StatusCode::CONFLICT, "alias_taken", Some("alias")),
-            E::InvalidRedirect { .. } => (StatusCode::BAD_REQUEST, "invalid_redirect", Some("redirect")),
-            E::InvalidMaxVisits { .. } => {
-                (StatusCode::BAD_REQUEST, "invalid_max_visits", Some("max_visits"))
-            }
-            E::InvalidExpiresAt { .. } => {
-                (StatusCode::BAD_REQUEST, "invalid_expires_at", Some("expires_at"))
-            }
-            E::ExpiresAtInPast { .. } => {
-                (StatusCode::BAD_REQUEST, "expires_at_in_past", Some("expires_at"))
-            }
+            E::InvalidRedirect { .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_redirect",
+                Some("redirect"),
+            ),
+            E::InvalidMaxVisits { .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_max_visits",
+                Some("max_visits"),
+            ),
+            E::InvalidExpiresAt { .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_expires_at",
+                Some("expires_at"),
+            ),
+            E::ExpiresAtInPast { .. } => (
+                StatusCode::BAD_REQUEST,
+                "expires_at_in_past",
+                Some("expires_at"),
+            ),
             E::InvalidTag { .. } => (StatusCode::BAD_REQUEST, "invalid_tag", Some("tags")),
             E::TooManyTags { .. } => (StatusCode::BAD_REQUEST, "too_many_tags", Some("tags")),
             E::InvalidCursor { .. } => (StatusCode::BAD_REQUEST, "invalid_cursor", Some("cursor")),
             E::InvalidLimit { .. } => (StatusCode::BAD_REQUEST, "invalid_limit", Some("limit")),
             E::NotFound { .. } => (StatusCode::NOT_FOUND, "link_not_found", None),
             E::Expired { .. } => (StatusCode::NOT_FOUND, "link_expired", None),
-            E::VisitLimitReached { .. } => (StatusCode::NOT_FOUND, "link_visit_limit_reached", None),
+            E::VisitLimitReached { .. } => {
+                (StatusCode::NOT_FOUND, "link_visit_limit_reached", None)
+            }
             E::Disabled { .. } => (StatusCode::NOT_FOUND, "link_disabled", None),
             E::NotOwner { .. } => (StatusCode::FORBIDDEN, "not_owner", None),
             E::Anonymous { .. } => (StatusCode::FORBIDDEN, "link_anonymous", None),

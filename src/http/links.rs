@@ -115,7 +115,9 @@ pub async fn create(mut ctx: Ctx) -> Result<Response, ApiError> {
     let view = LinkView::new(&ctx, link);
     let mut response = json(StatusCode::CREATED, &view);
     if let Ok(location) = http::HeaderValue::from_str(&ctx.state.api_url("links", &view.code)) {
-        response.headers_mut().insert(http::header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
     }
     Ok(response)
 }
@@ -170,6 +172,9 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
         .links
         .list(caller.user_id, cursor.as_deref(), limit)
         .await?;
-    let items = links.into_iter().map(|link| LinkView::new(&ctx, link)).collect();
+    let items = links
+        .into_iter()
+        .map(|link| LinkView::new(&ctx, link))
+        .collect();
     Ok(json(StatusCode::OK, &LinkPage { items, next_cursor }))
 }

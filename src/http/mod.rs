@@ -131,7 +131,9 @@ fn request_id(request: &Request<Incoming>) -> HeaderValue {
         let bytes = value.as_bytes();
         !bytes.is_empty()
             && bytes.len() <= 64
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     });
     match incoming {
         Some(value) => value.clone(),

@@ -31,7 +31,10 @@ pub async fn readyz(ctx: Ctx) -> Result<Response, ApiError> {
         .collect();
 
     if failing.is_empty() {
-        return Ok(json(StatusCode::OK, &json!({ "status": "ready", "backends": backends })));
+        return Ok(json(
+            StatusCode::OK,
+            &json!({ "status": "ready", "backends": backends }),
+        ));
     }
     let body = json!({
         "status": "unavailable",

@@ -50,7 +50,10 @@ fn redirect_response(ctx: &Ctx, link: &CachedLink, now: chrono::DateTime<Utc>) -
 /// 302 and 307 are never cached. 301 and 308 may be, briefly, unless the link counts visits or
 /// expires sooner, because a cached redirect would skip both.
 fn cache_control(link: &CachedLink, status: StatusCode, now: chrono::DateTime<Utc>) -> HeaderValue {
-    let permanent = matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+    let permanent = matches!(
+        status,
+        StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+    );
     if !permanent || link.max_visits.is_some() {
         return HeaderValue::from_static("private, max-age=0");
     }

@@ -54,8 +54,11 @@ impl Ctx {
             return Ok(None);
         };
         value.trim().parse::<i64>().map(Some).map_err(|_| {
-            ApiError::bad_request("invalid_query", format!("{name} '{value}' is not a whole number"))
-                .with_field(name)
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} '{value}' is not a whole number"),
+            )
+            .with_field(name)
         })
     }
 
@@ -71,7 +74,9 @@ impl Ctx {
         };
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
-            Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(body_too_large(limit)),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                Err(body_too_large(limit))
+            }
             Err(error) => Err(ApiError::bad_request(
                 "body_read_failed",
                 format!("reading the request body failed: {error}"),
@@ -83,12 +88,17 @@ impl Ctx {
     /// and the field at fault is named.
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         if let Some(content_type) = self.parts.headers.get(header::CONTENT_TYPE) {
-            let content_type = content_type.to_str().unwrap_or_default().to_ascii_lowercase();
+            let content_type = content_type
+                .to_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if !content_type.starts_with("application/json") {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
-                    format!("content type '{content_type}' is not supported; send application/json"),
+                    format!(
+                        "content type '{content_type}' is not supported; send application/json"
+                    ),
                 ));
             }
         }
@@ -123,7 +133,10 @@ impl Ctx {
                 "invalid_api_key",
                 "the API key is not valid; create one with `linkyard user create --email E`",
             )
-            .with_header(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"))),
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            )),
         }
     }
 
@@ -135,7 +148,10 @@ impl Ctx {
                 "auth_required",
                 "this endpoint needs an API key: send 'Authorization: Bearer <key>'",
             )
-            .with_header(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"))
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            )
         })
     }
 
@@ -170,7 +186,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 None => error,
             }
         } else {
-            ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {inner}"))
+            ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
         }
     })
 }

@@ -11,7 +11,9 @@ pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 pub type Response = http::Response<Body>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn empty() -> Body {
@@ -38,7 +40,11 @@ pub fn no_content() -> Response {
 }
 
 /// A response with a status and content type and a body.
-pub fn with_body(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+pub fn with_body(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response {
     let mut response = http::Response::new(full(body));
     *response.status_mut() = status;
     response

@@ -63,7 +63,10 @@ impl Router {
     pub fn new(routes: Vec<Route>) -> Result<Self, matchit::InsertError> {
         let mut entries: Vec<Entry> = Vec::new();
         for route in routes {
-            match entries.iter_mut().find(|entry| entry.pattern == route.pattern) {
+            match entries
+                .iter_mut()
+                .find(|entry| entry.pattern == route.pattern)
+            {
                 Some(entry) => entry.methods.push((route.method, route.handler)),
                 None => entries.push(Entry {
                     pattern: route.pattern,
@@ -79,9 +82,10 @@ impl Router {
     }
 
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, ApiError> {
-        let found = self.inner.at(path).map_err(|_| {
-            ApiError::not_found("not_found", format!("no route matches '{path}'"))
-        })?;
+        let found = self
+            .inner
+            .at(path)
+            .map_err(|_| ApiError::not_found("not_found", format!("no route matches '{path}'")))?;
         let entry = found.value;
         let handler = entry
             .methods
@@ -103,7 +107,11 @@ impl Router {
 }
 
 fn method_not_allowed(method: &Method, entry: &Entry) -> ApiError {
-    let allowed: Vec<&str> = entry.methods.iter().map(|(method, _)| method.as_str()).collect();
+    let allowed: Vec<&str> = entry
+        .methods
+        .iter()
+        .map(|(method, _)| method.as_str())
+        .collect();
     let allow = allowed.join(", ");
     let error = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -145,10 +153,15 @@ mod tests {
     #[test]
     fn routes_compile() {
         let router = Router::new(routes()).expect("routes do not conflict");
-        let matched = router.find(&Method::GET, "/api/links/abc").expect("matches");
+        let matched = router
+            .find(&Method::GET, "/api/links/abc")
+            .expect("matches");
         assert_eq!(matched.pattern, "/api/links/{code}");
         assert_eq!(matched.params, vec![("code".to_owned(), "abc".to_owned())]);
-        let error = router.find(&Method::PUT, "/api/links/abc").err().expect("405");
+        let error = router
+            .find(&Method::PUT, "/api/links/abc")
+            .err()
+            .expect("405");
         assert_eq!(error.status, StatusCode::METHOD_NOT_ALLOWED);
     }
 }

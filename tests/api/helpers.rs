@@ -57,7 +57,9 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Op
     }
     configure(&mut settings);
 
-    let app = Application::build(settings).await.expect("application starts");
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let client = Client::builder()
         .redirect(redirect::Policy::none())
@@ -145,7 +147,10 @@ impl TestApp {
 /// Returns the error code of an error response.
 pub async fn error_code(response: Response) -> String {
     let json: Value = response.json().await.expect("json error body");
-    json["error"]["code"].as_str().unwrap_or_default().to_owned()
+    json["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Declares one test per database backend for an `async fn(Db)`.

@@ -6,7 +6,9 @@ use serde_json::json;
 on_both_databases!(create_then_redirect);
 
 async fn create_then_redirect(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let link = app
         .create_link(None, json!({ "url": "https://example.com/a%2Fb?x=1#top" }))
         .await;

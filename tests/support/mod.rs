@@ -52,7 +52,9 @@ impl Drop for PostgresDatabase {
         // Drop runs inside the test's runtime, which cannot block on a future, so the cleanup
         // gets a thread and a small runtime of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             let Ok(runtime) = runtime else { return };
             runtime.block_on(async move {
                 use sea_orm::{ConnectionTrait, Database};

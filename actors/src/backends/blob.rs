@@ -5,15 +5,15 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-/// The longest key accepted, in bytes. S3 allows 1,024 bytes, and the rest is left for the
-/// S3 store's configured key prefix.
+/// The maximum key length, in bytes. S3 allows 1,024 bytes, and the rest is left for the S3
+/// store's configured key prefix.
 pub const MAX_KEY_BYTES: usize = 512;
 
-/// The longest segment of a key, in bytes: the file name limit (`NAME_MAX`) of common Linux and
-/// macOS filesystems.
+/// The maximum length of one segment of a key, in bytes: the file name limit (`NAME_MAX`) of
+/// common Linux and macOS filesystems.
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
-/// The longest content type accepted, in bytes.
+/// The maximum content type length, in bytes.
 pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
 
 /// A stored object.
@@ -69,10 +69,10 @@ impl BlobError {
     }
 }
 
-/// Checks a key against the rules every store enforces, so that a key accepted by one store
-/// is accepted by the other: a relative `/`-separated path of at most [`MAX_KEY_BYTES`], whose
-/// segments are non-empty, at most [`MAX_SEGMENT_BYTES`] long and do not start with `.`, with
-/// no backslash and no control character (NUL included).
+/// Checks a key against the rules that every store enforces, so that a key accepted by one
+/// store is accepted by the other. A key is a relative `/`-separated path of at most
+/// [`MAX_KEY_BYTES`] with no backslash and no control character (NUL included). Its segments
+/// are non-empty, at most [`MAX_SEGMENT_BYTES`] long, and do not start with `.`.
 pub fn check_key(key: &str) -> Result<(), BlobError> {
     let invalid = |reason| {
         Err(BlobError::InvalidKey {
@@ -111,7 +111,9 @@ fn segment_problem(segment: &str) -> Option<&'static str> {
         return Some("it contains a '.' or '..' segment");
     }
     if segment.starts_with('.') {
-        return Some("a segment starts with '.', which the filesystem store reserves for its own files");
+        return Some(
+            "a segment starts with '.', which the filesystem store reserves for its own files",
+        );
     }
     if segment.len() > MAX_SEGMENT_BYTES {
         return Some("a segment is longer than 255 bytes");
@@ -162,7 +164,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 
     /// Lists up to `limit` objects whose keys start with `prefix`, in byte order of the keys,
-    /// starting after `after`. The sweeper pages through orphans with it.
+    /// starting after `after`, which is normally the last key of the previous page. Some
+    /// S3-compatible servers use another order (SeaweedFS 4.48 lists `a/b` before `a-c`), but
+    /// paging that way still returns every key once. The sweeper pages through orphans with it.
     async fn list(
         &self,
         prefix: &str,
@@ -187,7 +191,13 @@ mod tests {
 
     #[test]
     fn ordinary_keys_are_valid() {
-        for key in ["a", "pastes/ab/abcdef", "favicons/0f/0f1e.ico", "a-b_c~d:e@f", "ü/ñ"] {
+        for key in [
+            "a",
+            "pastes/ab/abcdef",
+            "favicons/0f/0f1e.ico",
+            "a-b_c~d:e@f",
+            "ü/ñ",
+        ] {
             assert!(check_key(key).is_ok(), "{key}");
         }
         let longest = format!("{}/{}/c", "a".repeat(255), "b".repeat(254));

@@ -23,7 +23,10 @@ pub async fn lease_block(
 
     let update = Query::update()
         .table(IdCounters::Table)
-        .value(IdCounters::NextId, Expr::col(IdCounters::NextId).add(count as i64))
+        .value(
+            IdCounters::NextId,
+            Expr::col(IdCounters::NextId).add(count as i64),
+        )
         .and_where(Expr::col(IdCounters::Name).eq(name))
         .returning_col(IdCounters::NextId)
         .to_owned();

@@ -49,7 +49,10 @@ pub async fn update(
 
 /// Deletes the link with this id. Returns whether a row was deleted.
 pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<bool, DbError> {
-    let result = Entity::delete_by_id(id).exec(db).await.during("delete link")?;
+    let result = Entity::delete_by_id(id)
+        .exec(db)
+        .await
+        .during("delete link")?;
     Ok(result.rows_affected > 0)
 }
 

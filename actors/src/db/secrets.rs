@@ -25,7 +25,10 @@ pub async fn get_or_insert(
         .one(db)
         .await
         .during("read secret")?;
-    stored
-        .map(|row| row.value)
-        .ok_or_else(|| DbError::new("read secret", sea_orm::DbErr::RecordNotFound(name.to_owned())))
+    stored.map(|row| row.value).ok_or_else(|| {
+        DbError::new(
+            "read secret",
+            sea_orm::DbErr::RecordNotFound(name.to_owned()),
+        )
+    })
 }

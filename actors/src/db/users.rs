@@ -34,7 +34,10 @@ pub async fn find_user_by_email(
 }
 
 pub async fn find_user(db: &DatabaseConnection, id: i64) -> Result<Option<users::Model>, DbError> {
-    users::Entity::find_by_id(id).one(db).await.during("find user")
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .during("find user")
 }
 
 pub async fn insert_api_key(
@@ -50,7 +53,10 @@ pub async fn insert_api_key(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    api_keys::Entity::insert(row).exec(db).await.during("insert api key")?;
+    api_keys::Entity::insert(row)
+        .exec(db)
+        .await
+        .during("insert api key")?;
     Ok(())
 }
 

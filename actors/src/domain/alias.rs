@@ -20,7 +20,12 @@ pub struct ReservedNames(BTreeSet<String>);
 
 impl ReservedNames {
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> Self {
-        Self(names.into_iter().map(|name| name.as_ref().to_lowercase()).collect())
+        Self(
+            names
+                .into_iter()
+                .map(|name| name.as_ref().to_lowercase())
+                .collect(),
+        )
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -38,9 +43,7 @@ pub enum AliasError {
     Empty,
     #[error("alias '{alias}' has {chars} characters; the maximum is {MAX_ALIAS_CHARS}")]
     TooLong { alias: String, chars: usize },
-    #[error(
-        "alias '{alias}' contains {character:?}; use only letters, digits, '-' and '_'"
-    )]
+    #[error("alias '{alias}' contains {character:?}; use only letters, digits, '-' and '_'")]
     InvalidCharacter { alias: String, character: char },
     #[error(
         "alias '{alias}' has the shape of a generated code (7 or 8 ASCII letters and digits); \
@@ -113,7 +116,15 @@ mod tests {
 
     #[test]
     fn accepts_letters_digits_dash_underscore() {
-        for alias in ["summer-sale", "a", "Go_2026", "café", "日本語", "नमस्ते", "x-1"] {
+        for alias in [
+            "summer-sale",
+            "a",
+            "Go_2026",
+            "café",
+            "日本語",
+            "नमस्ते",
+            "x-1",
+        ] {
             assert!(Alias::parse(alias, &reserved()).is_ok(), "{alias}");
         }
     }
@@ -150,7 +161,10 @@ mod tests {
             assert_eq!(error.code(), code, "{input}");
         }
         let long = "a".repeat(MAX_ALIAS_CHARS + 1);
-        assert_eq!(Alias::parse(&long, &reserved()).map_err(|e| e.code()), Err("alias_too_long"));
+        assert_eq!(
+            Alias::parse(&long, &reserved()).map_err(|e| e.code()),
+            Err("alias_too_long")
+        );
     }
 
     #[test]

@@ -116,7 +116,11 @@ impl CodeCodec {
         let mut right = value & mask;
 
         for step in 0..FEISTEL_ROUNDS {
-            let round = if inverse { FEISTEL_ROUNDS - 1 - step } else { step };
+            let round = if inverse {
+                FEISTEL_ROUNDS - 1 - step
+            } else {
+                step
+            };
             if inverse {
                 let previous_right = left;
                 left = right ^ (self.round_function(domain.width, round, previous_right) & mask);

@@ -51,7 +51,10 @@ impl UrlError {
 
 impl UrlPolicy {
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(own_hosts: I, max_bytes: usize) -> Self {
-        let own_hosts = own_hosts.into_iter().map(|h| normalize_host(h.as_ref())).collect();
+        let own_hosts = own_hosts
+            .into_iter()
+            .map(|h| normalize_host(h.as_ref()))
+            .collect();
         Self {
             own_hosts,
             max_bytes,
@@ -176,14 +179,20 @@ mod tests {
     #[test]
     fn keeps_valid_urls_exactly() {
         let cases = [
-            ("https://example.com/a%2Fb?q=%41#frag", "https://example.com/a%2Fb?q=%41#frag"),
+            (
+                "https://example.com/a%2Fb?q=%41#frag",
+                "https://example.com/a%2Fb?q=%41#frag",
+            ),
             ("https://example.com/a%2fb", "https://example.com/a%2fb"),
             ("http://example.com", "http://example.com/"),
             ("  https://example.com/x", "https://example.com/x"),
             ("https://example.com/a b", "https://example.com/a%20b"),
             ("HTTPS://EXAMPLE.COM/Path", "https://example.com/Path"),
             ("https://example.com:443/x", "https://example.com/x"),
-            ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
+            (
+                "https://bücher.example/straße",
+                "https://xn--bcher-kva.example/stra%C3%9Fe",
+            ),
             ("https://example.com/%zz", "https://example.com/%zz"),
         ];
         for (input, stored) in cases {
@@ -220,7 +229,10 @@ mod tests {
     #[test]
     fn enforces_maximum_length() {
         let path = "a".repeat(DEFAULT_MAX_URL_BYTES);
-        assert_eq!(parse(&format!("https://example.com/{path}")), Err("url_too_long"));
+        assert_eq!(
+            parse(&format!("https://example.com/{path}")),
+            Err("url_too_long")
+        );
         let fits = "a".repeat(DEFAULT_MAX_URL_BYTES - "https://example.com/".len());
         assert!(parse(&format!("https://example.com/{fits}")).is_ok());
     }
@@ -228,14 +240,26 @@ mod tests {
     #[test]
     fn forwards_query_before_fragment() {
         let target = TargetUrl::parse("https://example.com/p?a=1#top", &policy()).expect("valid");
-        assert_eq!(target.with_forwarded_query("b=%20x"), "https://example.com/p?a=1&b=%20x#top");
-        assert_eq!(target.with_forwarded_query(""), "https://example.com/p?a=1#top");
+        assert_eq!(
+            target.with_forwarded_query("b=%20x"),
+            "https://example.com/p?a=1&b=%20x#top"
+        );
+        assert_eq!(
+            target.with_forwarded_query(""),
+            "https://example.com/p?a=1#top"
+        );
 
         let bare = TargetUrl::parse("https://example.com/p#top", &policy()).expect("valid");
-        assert_eq!(bare.with_forwarded_query("b=2"), "https://example.com/p?b=2#top");
+        assert_eq!(
+            bare.with_forwarded_query("b=2"),
+            "https://example.com/p?b=2#top"
+        );
 
         let empty_query = TargetUrl::parse("https://example.com/p?", &policy()).expect("valid");
-        assert_eq!(empty_query.with_forwarded_query("b=2"), "https://example.com/p?b=2");
+        assert_eq!(
+            empty_query.with_forwarded_query("b=2"),
+            "https://example.com/p?b=2"
+        );
     }
 
     proptest! {
