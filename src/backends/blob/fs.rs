@@ -18,8 +18,9 @@
 //! A write goes to a temporary file (`.tmp-<random>`) in the target directory. The file is
 //! flushed to disk and renamed over the key's path, and then the directory itself is flushed.
 //! So a reader sees the old object or the new one, and a crash never leaves part of an object
-//! under its key. Names starting with `.` are never keys, so temporary files cannot collide with
-//! objects and listings skip them. Every file operation runs on tokio's blocking thread pool.
+//! under its key. `check_key` rejects segments that start with `.`, so temporary files cannot
+//! collide with objects, and listings skip such names. Every file operation runs on tokio's
+//! blocking thread pool.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -47,13 +48,12 @@ impl FsBlobStore {
     /// Opens the store at `root`, creating the directory when it is missing.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
         let root = root.into();
-        let store = Self { root };
-        let root = store.root.clone();
+        let directory = root.clone();
         blocking("open", move || {
-            fs::create_dir_all(&root).map_err(|error| unavailable("open", &root, &error))
+            fs::create_dir_all(&directory).map_err(|error| unavailable("open", &directory, &error))
         })
         .await?;
-        Ok(store)
+        Ok(Self { root })
     }
 
     pub fn root(&self) -> &Path {
@@ -132,7 +132,7 @@ impl BlobStore for FsBlobStore {
         blocking("ping", move || {
             let (path, mut file) =
                 create_temporary(&root).map_err(|error| unavailable("ping", &root, &error))?;
-            let written = file.write_all(b"ping").and_then(|()| file.sync_all());
+            let written = file.write_all(b"ping");
             drop(file);
             let removed = fs::remove_file(&path);
             written
