@@ -278,6 +278,8 @@ fn create_temporary_in(directory: &Path, key: &str) -> Result<(PathBuf, File), B
     Err(unavailable("put", directory, &error))
 }
 
+// NOTE: a crash between creating a temporary file and renaming it leaves the file behind.
+// Listings and reads ignore it, but nothing deletes it, so it keeps its disk space.
 fn create_temporary(directory: &Path) -> io::Result<(PathBuf, File)> {
     let path = directory.join(format!(".tmp-{:016x}", rand::random::<u64>()));
     let file = OpenOptions::new()
