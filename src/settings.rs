@@ -11,10 +11,23 @@ use url::Url;
 const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "LINKYARD_";
 
+/// Keys read verbatim from their environment variables. The `Env` provider parses values, so
+/// an access key `12345` would become an integer that a string field rejects, and `007` would
+/// lose its zeros.
+const VERBATIM_ENV_KEYS: &[&str] = &[
+    "blob.s3_region",
+    "blob.s3_bucket",
+    "blob.s3_access_key",
+    "blob.s3_secret_key",
+    "blob.s3_prefix",
+    "links.code_secret",
+];
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
+    pub blob: BlobSettings,
     pub database: DatabaseSettings,
     pub links: LinkSettings,
     pub auth: AuthSettings,
@@ -41,6 +54,59 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     pub data_dir: PathBuf,
+}
+
+/// The blob store: files under a directory, or an S3 bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobSettings {
+    pub backend: BlobBackend,
+    /// Directory of the filesystem store. Empty means `blobs` in `storage.data_dir`.
+    pub dir: PathBuf,
+    /// Base URL of the S3 API. Empty means AWS S3 in `s3_region`.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_bucket: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: SecretString,
+    /// Prepended to every key, so that several deployments or test runs can share a bucket.
+    pub s3_prefix: String,
+    /// Addresses the bucket as `endpoint/bucket` instead of `bucket.endpoint`, as MinIO and
+    /// SeaweedFS expect.
+    pub s3_force_path_style: bool,
+    pub s3_connect_timeout_ms: u64,
+    /// Limit on one S3 call, all retries included.
+    pub s3_operation_timeout_ms: u64,
+    /// Attempts per S3 call, the first one included.
+    pub s3_max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    Filesystem,
+    S3,
+}
+
+/// A configuration value that must not appear in logs: its `Debug` output is redacted.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("\"[redacted]\"")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +237,7 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        figment = merge_verbatim_env(figment);
         figment = merge_overrides(figment, overrides);
         figment.extract().map_err(Box::new)
     }
@@ -191,10 +258,29 @@ impl Settings {
         format!("sqlite://{}?mode=rwc", path.display())
     }
 
+    /// Returns the directory of the filesystem blob store: `blob.dir`, or `blobs` in the data
+    /// directory when `blob.dir` is empty.
+    pub fn blob_dir(&self) -> PathBuf {
+        if self.blob.dir.as_os_str().is_empty() {
+            return self.storage.data_dir.join("blobs");
+        }
+        self.blob.dir.clone()
+    }
+
     /// Whether the database is the embedded SQLite file.
     pub fn uses_sqlite(&self) -> bool {
         self.database_url().starts_with("sqlite:")
     }
+}
+
+fn merge_verbatim_env(mut figment: Figment) -> Figment {
+    for key in VERBATIM_ENV_KEYS {
+        let name = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
+        if let Ok(value) = std::env::var(&name) {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+    }
+    figment
 }
 
 fn merge_overrides(mut figment: Figment, overrides: &CommandLineOverrides) -> Figment {
@@ -381,6 +467,77 @@ mod tests {
             let settings = Settings::load(Some(Path::new("extra.toml")), &Default::default())
                 .map_err(|e| *e)?;
             assert_eq!(settings.fetcher.allow, ["10.1.0.0/16", "*.corp.example"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn blob_defaults_use_the_data_dir() {
+        let settings = Settings::embedded_defaults().expect("defaults parse");
+        assert_eq!(settings.blob.backend, BlobBackend::Filesystem);
+        assert_eq!(settings.blob_dir(), Path::new("./data").join("blobs"));
+        assert!(settings.blob.s3_force_path_style);
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn blob_s3_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_BLOB__BACKEND", "s3");
+            jail.set_env("LINKYARD_BLOB__S3_ENDPOINT", "http://127.0.0.1:9000");
+            jail.set_env("LINKYARD_BLOB__S3_ACCESS_KEY", "12345");
+            jail.set_env("LINKYARD_BLOB__S3_BUCKET", "007");
+            jail.set_env("LINKYARD_BLOB__S3_SECRET_KEY", "hunter2");
+            jail.set_env("LINKYARD_BLOB__S3_FORCE_PATH_STYLE", "false");
+            let settings =
+                Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e)?;
+            assert_eq!(settings.blob.backend, BlobBackend::S3);
+            assert_eq!(settings.blob.s3_endpoint, "http://127.0.0.1:9000");
+            assert_eq!(settings.blob.s3_access_key, "12345");
+            assert_eq!(settings.blob.s3_bucket, "007");
+            assert_eq!(settings.blob.s3_secret_key.expose(), "hunter2");
+            assert!(!settings.blob.s3_force_path_style);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn production_profile_uses_s3_and_redis() {
+        figment::Jail::expect_with(|jail| {
+            let profile = include_str!("../config/production.toml");
+            jail.create_file("production.toml", profile)?;
+            let settings = Settings::load(
+                Some(Path::new("production.toml")),
+                &CommandLineOverrides::default(),
+            )
+            .map_err(|e| *e)?;
+            assert_eq!(settings.blob.backend, BlobBackend::S3);
+            assert_eq!(settings.blob.s3_endpoint, "http://minio:9000");
+            assert_eq!(settings.cache.backend, CacheBackend::Redis);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn secret_key_is_redacted_in_debug_output() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_BLOB__S3_SECRET_KEY", "hunter2");
+            let settings =
+                Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e)?;
+            let debug = format!("{settings:?}");
+            assert!(!debug.contains("hunter2"), "{debug}");
+            assert!(debug.contains("[redacted]"), "{debug}");
             Ok(())
         });
     }

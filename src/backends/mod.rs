@@ -1,5 +1,6 @@
 //! Backend implementations, one module per port and one file per implementation. The traits
 //! they implement live in `linkyard_actors::backends`.
 
+pub mod blob;
 pub mod cache;
 pub mod fetch;
