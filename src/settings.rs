@@ -19,6 +19,7 @@ pub struct Settings {
     pub links: LinkSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub web: WebSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +68,18 @@ pub struct LinkSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub key_cache_ttl_secs: u64,
+}
+
+/// Rendering limits of the web UI's paste pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    pub highlight_budget_ms: u64,
+    pub highlight_max_bytes: usize,
+    pub highlight_max_lines: usize,
+    pub highlight_max_line_bytes: usize,
+    pub page_max_lines: usize,
+    pub page_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

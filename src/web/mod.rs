@@ -8,11 +8,39 @@ pub mod assets;
 pub mod error;
 pub mod format;
 pub mod highlight;
+pub mod home;
 pub mod layout;
+pub mod lines;
+pub mod paste;
 
 pub use assets::{StaticAsset, static_asset, stylesheet};
 pub use error::error_page;
+pub use home::{HomeView, ShortLinkView, home_page, short_link_page};
 pub use layout::{CONTENT_SECURITY_POLICY, html_response, security_headers};
+pub use paste::{
+    LineRange, PasteBody, PasteUrls, PasteView, RenderLimits, password_page, paste_page,
+    reveal_page,
+};
+
+use crate::settings::WebSettings;
+use highlight::HighlightLimits;
+use std::time::Duration;
+
+impl RenderLimits {
+    /// Reads the limits from the `[web]` settings.
+    pub fn from_settings(settings: &WebSettings) -> Self {
+        Self {
+            highlight: HighlightLimits {
+                budget: Duration::from_millis(settings.highlight_budget_ms),
+                max_bytes: settings.highlight_max_bytes,
+                max_lines: settings.highlight_max_lines,
+                max_line_bytes: settings.highlight_max_line_bytes,
+            },
+            max_lines: settings.page_max_lines,
+            max_bytes: settings.page_max_bytes,
+        }
+    }
+}
 
 #[cfg(test)]
 mod test_support {
@@ -54,5 +82,20 @@ mod test_support {
                 assert!(!name.starts_with("on"), "event handler {name} in {html}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    #[test]
+    fn default_settings_give_default_limits() {
+        let settings = Settings::embedded_defaults().expect("defaults parse");
+        assert_eq!(
+            RenderLimits::from_settings(&settings.web),
+            RenderLimits::default()
+        );
     }
 }
