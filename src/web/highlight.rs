@@ -258,7 +258,7 @@ impl FallbackReason {
 
 /// Highlights `text` with `syntax` (`None` for plain text) within `limits`. It never fails:
 /// lines that cannot be highlighted within the limits come back as escaped plain text, and
-/// [`Highlighted::fallback`] holds the first such line and the reason.
+/// [`Highlighted::fallback`] contains the first such line and the reason.
 ///
 /// The parsing runs on a separate thread, because one call to syntect's line parser cannot be
 /// interrupted and can take seconds (a cold regex compilation, or a line of 1,000 letters in
@@ -291,11 +291,41 @@ pub fn highlight(text: &str, syntax: Option<Syntax>, limits: &HighlightLimits) -
             reason,
         });
 
+    if let Some(fallback) = &fallback {
+        log_fallback(fallback, syntax);
+    }
+
     lines.extend(text.split_inclusive('\n').skip(lines.len()).map(plain_line));
     Highlighted {
         lines,
         syntax: Some(syntax),
         fallback,
+    }
+}
+
+/// Logs a fallback: failures of syntect or of the thread as warnings, limits at debug level.
+fn log_fallback(fallback: &Fallback, syntax: Syntax) {
+    let code = fallback.reason.code();
+    let syntax = syntax.name();
+    match &fallback.reason {
+        FallbackReason::ParseFailed { .. } | FallbackReason::WorkerFailed { .. } => {
+            tracing::warn!(
+                code,
+                syntax,
+                line = fallback.line,
+                reason = %fallback.reason,
+                "highlighting failed; the rest is plain text"
+            );
+        }
+        _ => {
+            tracing::debug!(
+                code,
+                syntax,
+                line = fallback.line,
+                reason = %fallback.reason,
+                "highlighting stopped at a limit"
+            );
+        }
     }
 }
 
