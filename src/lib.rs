@@ -9,6 +9,7 @@ pub mod http;
 pub mod migrate;
 pub mod settings;
 pub mod telemetry;
+pub mod web;
 
 pub use app::Application;
 pub use settings::Settings;

@@ -35,6 +35,7 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+    pub web: WebSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +200,18 @@ pub struct BucketSettings {
     pub capacity: std::num::NonZeroU32,
     #[serde(deserialize_with = "positive_rate")]
     pub refill_per_sec: f64,
+}
+
+/// Rendering limits of the web UI's paste pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    pub highlight_budget_ms: u64,
+    pub highlight_max_bytes: usize,
+    pub highlight_max_lines: usize,
+    pub highlight_max_line_bytes: usize,
+    pub page_max_lines: usize,
+    pub page_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
