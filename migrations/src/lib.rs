@@ -4,12 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_users_and_links;
+mod m20261204_000002_outbox;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261204_000001_users_and_links::Migration)]
+        vec![
+            Box::new(m20261204_000001_users_and_links::Migration),
+            Box::new(m20261204_000002_outbox::Migration),
+        ]
     }
 }

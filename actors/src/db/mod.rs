@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod ids;
 pub mod links;
+pub mod outbox;
 pub mod secrets;
 pub mod users;
 
