@@ -36,6 +36,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     pub web: WebSettings,
+    pub queue: QueueSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +227,102 @@ pub struct LogSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// The job queue. Every duration is in the unit its key names.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    pub backend: QueueBackend,
+    /// The RabbitMQ server, such as `amqp://user:password@host:5672/%2f`. It contains a
+    /// password, so `Debug` prints it redacted.
+    pub amqp_url: String,
+    /// Prefix of every RabbitMQ exchange, queue and connection name.
+    pub prefix: String,
+    pub concurrency: usize,
+    pub prefetch: u16,
+    pub max_attempts: u32,
+    #[serde(deserialize_with = "number_or_list")]
+    pub retry_delays_ms: Vec<u64>,
+    pub poll_interval_ms: u64,
+    pub lease_ms: u64,
+    pub job_timeout_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub relay_batch: u64,
+    pub published_retention_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    /// The outbox table, polled in process.
+    Outbox,
+    /// The outbox table relayed to RabbitMQ, consumed from there.
+    Rabbitmq,
+}
+
+impl std::fmt::Debug for QueueSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("QueueSettings")
+            .field("backend", &self.backend)
+            .field("amqp_url", &redact_password(&self.amqp_url))
+            .field("prefix", &self.prefix)
+            .field("concurrency", &self.concurrency)
+            .field("prefetch", &self.prefetch)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_delays_ms", &self.retry_delays_ms)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("lease_ms", &self.lease_ms)
+            .field("job_timeout_ms", &self.job_timeout_ms)
+            .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .field("relay_batch", &self.relay_batch)
+            .field("published_retention_secs", &self.published_retention_secs)
+            .finish()
+    }
+}
+
+/// Replaces the password of a URL with `***`. A string that is not a URL is replaced whole,
+/// since it may be a mistyped URL that still contains a password.
+pub fn redact_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) if url.is_empty() => String::new(),
+        Err(_) => "<not a URL>".to_owned(),
+    }
+}
+
+/// Accepts a list of numbers, one number, or one comma-separated string of numbers, so that
+/// environment variables can hold lists.
+fn number_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Number(u64),
+        Text(String),
+        Many(Vec<u64>),
+    }
+    match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Number(number) => Ok(vec![number]),
+        OneOrMany::Many(numbers) => Ok(numbers),
+        OneOrMany::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "invalid number '{item}' in '{text}'; use whole numbers separated by commas"
+                    ))
+                })
+            })
+            .collect(),
+    }
 }
 
 /// Values from the command line, applied over every other layer.
@@ -482,6 +579,43 @@ mod tests {
             assert_eq!(settings.fetcher.allow, ["10.1.0.0/16", "*.corp.example"]);
             Ok(())
         });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn queue_defaults_and_list_from_environment() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e);
+            let defaults = load()?;
+            assert_eq!(defaults.queue.backend, QueueBackend::Outbox);
+            assert!(!defaults.queue.retry_delays_ms.is_empty());
+
+            jail.set_env("LINKYARD_QUEUE__BACKEND", "rabbitmq");
+            jail.set_env("LINKYARD_QUEUE__RETRY_DELAYS_MS", "100, 2000");
+            let settings = load()?;
+            assert_eq!(settings.queue.backend, QueueBackend::Rabbitmq);
+            assert_eq!(settings.queue.retry_delays_ms, [100, 2000]);
+
+            jail.set_env("LINKYARD_QUEUE__RETRY_DELAYS_MS", "250");
+            assert_eq!(load()?.queue.retry_delays_ms, [250]);
+
+            jail.set_env("LINKYARD_QUEUE__RETRY_DELAYS_MS", "100,soon");
+            let error = load().expect_err("a word in the list must be reported");
+            assert!(error.to_string().contains("soon"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn queue_debug_hides_the_amqp_password() {
+        let mut queue = Settings::embedded_defaults().expect("defaults parse").queue;
+        queue.amqp_url = "amqp://linkyard:hunter2@rabbitmq:5672/%2f".to_owned();
+        let printed = format!("{queue:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("rabbitmq:5672"), "{printed}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_users_and_links;
+mod m20261204_000002_outbox;
 mod m20261204_000003_clicks;
 
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261204_000001_users_and_links::Migration),
+            Box::new(m20261204_000002_outbox::Migration),
             Box::new(m20261204_000003_clicks::Migration),
         ]
     }

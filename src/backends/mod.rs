@@ -4,3 +4,4 @@
 pub mod blob;
 pub mod cache;
 pub mod fetch;
+pub mod queue;

@@ -5,6 +5,7 @@
 use super::response::{Response, json};
 use http::{HeaderName, HeaderValue, StatusCode};
 use linkyard_actors::accounts::AccountError;
+use linkyard_actors::backends::queue::QueueError;
 use linkyard_actors::db::DbError;
 use linkyard_actors::links::LinkError;
 use linkyard_actors::supervisor::ActorUnavailable;
@@ -193,6 +194,26 @@ impl From<AccountError> for ApiError {
         match error {
             AccountError::Database(db) => db.into(),
             other => Self::bad_request("invalid_account", other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::Database(db) => db.into(),
+            QueueError::Unavailable { .. } => Self::backend_unavailable("job queue", &error),
+            // An invalid kind, job id or setting is a bug on our side, never the client's input.
+            QueueError::InvalidJobId { .. }
+            | QueueError::InvalidKind { .. }
+            | QueueError::InvalidSettings { .. } => {
+                tracing::error!(code = error.code(), error = %error, "job could not be enqueued");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the request could not be completed because of a server error",
+                )
+            }
         }
     }
 }

@@ -6,3 +6,4 @@ mod support;
 mod blob;
 mod cache;
 mod fetch;
+mod queue;

@@ -4,6 +4,7 @@ pub mod clicks;
 pub mod entities;
 pub mod ids;
 pub mod links;
+pub mod outbox;
 pub mod secrets;
 pub mod users;
 
