@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod backends;
 pub mod db;
 pub mod domain;
+pub mod enrich;
 pub mod id_allocator;
 pub mod link_writer;
 pub mod links;
