@@ -3,8 +3,9 @@
 //! never become a bookmark's title.
 //!
 //! The rules look at the page's structure, not at particular sites:
-//! 1. A title that is exactly a known interstitial title ("Just a moment...", "Attention
-//!    Required! | Cloudflare", "Access denied", "Are you a robot?").
+//! 1. A page without article metadata (a description with a date or image) whose title is
+//!    exactly a known interstitial title ("Just a moment...", "Attention Required! |
+//!    Cloudflare", "Access denied", "Are you a robot?").
 //! 2. A thin page (few visible words and no article metadata) whose title starts with such a
 //!    title, whose visible text contains a challenge, captcha or denial phrase, or whose markup
 //!    contains a challenge or captcha widget.
@@ -16,9 +17,9 @@ use super::metadata::PageMetadata;
 use super::page_text::{self, PageText};
 use super::title::comparison_key;
 
-/// Pages with at most this many visible words count as thin. Interstitials show one or two
-/// sentences, and the longest common one (a firewall block page with its explanation) stays
-/// under 200 words.
+/// Pages with at most this many visible words count as thin. Interstitials show a few
+/// sentences, and the limit leaves room for block pages that explain themselves at length. The
+/// value is an estimate, not a measured maximum.
 const THIN_PAGE_MAX_WORDS: usize = 250;
 
 /// Bytes of raw HTML searched for widget markers. Interstitials are small, and a marker after
@@ -122,7 +123,8 @@ const ACCESS_DENIED_PHRASES: &[&str] = &[
     "your request has been blocked",
 ];
 
-/// Markup of interstitials served by bot-protection services; found only on their pages.
+/// Markup that bot-protection services put on their interstitials. It is only checked on thin
+/// pages, because some of it can appear on ordinary pages too.
 const CHALLENGE_MARKERS: &[&str] = &[
     "cf-browser-verification",
     "_cf_chl_opt",
@@ -186,7 +188,7 @@ const ERROR_TITLE_PHRASES: &[&str] = &[
 /// Separators between title segments ("404 - Page not found | Site").
 const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " – ", " — ", " · ", ": "];
 
-/// Why a fetched page is not the requested content.
+/// Reason that a fetched page is not the requested content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockReason {
     /// A bot-protection interstitial that makes the client wait or run a script.
@@ -194,7 +196,7 @@ pub enum BlockReason {
         "the site returned a bot-protection challenge instead of the page (matched '{marker}')"
     )]
     Challenge { marker: &'static str },
-    /// A page that asks the client to solve a captcha.
+    /// A page that requires the client to solve a captcha.
     #[error("the site asked for a captcha instead of returning the page (matched '{marker}')")]
     Captcha { marker: &'static str },
     /// A firewall or bot manager refused the client.
@@ -220,8 +222,8 @@ impl BlockReason {
         }
     }
 
-    /// Whether a later fetch may get the real page: bot walls lift, and 403, 408, 425, 429 and
-    /// 5xx are often temporary. Other 4xx statuses and error pages are final.
+    /// Returns whether a later fetch may get the real page. Bot walls lift, and 403, 408, 425,
+    /// 429 and 5xx are often temporary. Other 4xx statuses and error pages are final.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Challenge { .. } | Self::Captcha { .. } | Self::AccessDenied { .. } => true,
@@ -244,10 +246,14 @@ pub fn detect_block_page(status: u16, html: &str, metadata: &PageMetadata) -> Op
         .map(String::as_str)
         .collect();
 
-    if let Some(reason) = titles.iter().find_map(|title| interstitial_title(title)) {
-        return Some(reason);
+    // Interstitials carry no description with a date or image, so a page with them is content
+    // even when its title or text sounds like a wall ("Forbidden", a film review).
+    let described = has_article_metadata(metadata);
+    let interstitial = titles.iter().find_map(|title| interstitial_title(title));
+    if !described && interstitial.is_some() {
+        return interstitial;
     }
-    let thin = page.words <= THIN_PAGE_MAX_WORDS && !has_article_metadata(metadata);
+    let thin = page.words <= THIN_PAGE_MAX_WORDS && !described;
     if thin && let Some(reason) = thin_page_reason(&page, &titles, html, metadata) {
         return Some(reason);
     }
@@ -257,7 +263,8 @@ pub fn detect_block_page(status: u16, html: &str, metadata: &PageMetadata) -> Op
     titles.iter().find_map(|title| error_title(title, metadata))
 }
 
-/// Real pages, even short ones, describe themselves; interstitials do not.
+/// Returns whether the page describes itself as real pages do, even short ones, and
+/// interstitials do not.
 fn has_article_metadata(metadata: &PageMetadata) -> bool {
     let described = metadata.description.is_some();
     let dated_or_illustrated = metadata.published_at.is_some() || metadata.image_url.is_some();
@@ -310,7 +317,8 @@ fn thin_page_reason(
     if let Some(marker) = find_contained(ACCESS_DENIED_PHRASES, &page.text) {
         return Some(BlockReason::AccessDenied { marker });
     }
-    // A captcha widget alone may sit in a sign-in form; without a description it is a wall.
+    // A captcha widget alone may sit in a sign-in form, so it marks a wall only on a page
+    // without a description.
     let widget = find_contained(CAPTCHA_WIDGET_MARKERS, &markup);
     widget
         .filter(|_| metadata.description.is_none())

@@ -12,9 +12,9 @@
 //! - titles also agree when they match after the site-suffix rule is applied to the reference,
 //!   because this extractor strips " | Site" and the reference does not;
 //! - URLs are compared after parsing, so escaping and default ports do not count;
-//! - a reference date at exactly 12:00:00.000 UTC is a date without a time (the reference puts
-//!   those at noon), so it agrees with any instant on that day; other dates must match to the
-//!   second;
+//! - a reference date at exactly 12:00:00.000 UTC is a date without a time, because the
+//!   reference puts those at noon. It agrees with any instant on that day. Other dates must match
+//!   to the second;
 //! - languages agree on the primary subtag, because the reference keeps only that;
 //! - a page without a declared canonical URL is compared by its own URL, as the reference does.
 //!

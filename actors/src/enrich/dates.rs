@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTim
 /// Dates outside these years are typos or placeholders ("0001-01-01", "9999-12-31").
 const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
 
-/// Longest date string worth trying; anything longer is prose, not a date.
+/// Maximum length in characters of a date string; anything longer is prose, not a date.
 const MAX_DATE_CHARS: usize = 64;
 
 const OFFSET_FORMATS: &[&str] = &[
@@ -107,7 +107,7 @@ fn strip_zone_comment(value: &str) -> &str {
 }
 
 /// Reads a date from a URL path with year, month and day segments in a row, as in
-/// `/2016/05/24/story` or `/2016-05-24/story`; midnight UTC on that day.
+/// `/2016/05/24/story` or `/2016-05-24/story`, and returns midnight UTC on that day.
 pub(crate) fn date_from_url_path(path: &str) -> Option<DateTime<Utc>> {
     let segments: Vec<&str> = path
         .split('/')

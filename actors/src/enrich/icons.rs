@@ -17,7 +17,8 @@ use super::urls::resolve_http_url;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// Edge of the icon size that favicon displays need most (16–32 CSS px at 2x density).
+/// Preferred icon edge in px. Favicons are shown at 16–32 CSS px, which is 32–64 device px at
+/// 2x pixel density.
 const PREFERRED_MIN_PX: u32 = 32;
 const PREFERRED_MAX_PX: u32 = 64;
 
@@ -25,7 +26,7 @@ const PREFERRED_MAX_PX: u32 = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IconCandidate {
     pub url: Url,
-    /// Sizes from the `sizes` attribute; empty when the page declares none.
+    /// Sizes from the `sizes` attribute, empty when the page declares none.
     pub sizes: Vec<IconSize>,
     /// The declared `type`, else the type implied by the file extension.
     pub mime_type: Option<String>,
@@ -76,7 +77,7 @@ impl IconRel {
 }
 
 /// Builds the ranked candidate list from the page's link tags. Relative `href`s resolve against
-/// `base` (the `<base href>` or the page URL); `/favicon.ico` resolves against the page URL, as
+/// `base` (the `<base href>` or the page URL). `/favicon.ico` resolves against the page URL, as
 /// browsers do.
 pub(crate) fn rank_icons(links: &[LinkTag], base: &Url, page_url: &Url) -> Vec<IconCandidate> {
     let mut ranked: Vec<(RankKey, IconCandidate)> = links
@@ -129,7 +130,8 @@ fn default_favicon(page_url: &Url) -> Option<IconCandidate> {
     })
 }
 
-/// Parses `sizes`: space-separated `WxH` entries (either `x` case) or `any`; others are skipped.
+/// Parses `sizes`: space-separated `WxH` entries (either `x` case) or `any`. Other entries are
+/// skipped.
 fn parse_sizes(sizes: &str) -> Vec<IconSize> {
     sizes
         .split_ascii_whitespace()

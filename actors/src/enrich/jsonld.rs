@@ -9,14 +9,21 @@
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// Maximum number of JSON-LD blocks read from one page; the rest are ignored.
+/// Maximum number of JSON-LD blocks read from one page. Later blocks are ignored.
 pub(crate) const MAX_SCRIPTS: usize = 32;
 
-/// Maximum size of one JSON-LD block in bytes; larger blocks are skipped.
+/// Maximum size of one JSON-LD block in bytes. Larger blocks are skipped.
 pub(crate) const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
 
-/// How deep `@graph` and `mainEntity` nesting is followed when collecting nodes.
+/// Maximum depth of `@graph` and `mainEntity` nesting that node collection follows.
 const MAX_NODE_DEPTH: usize = 4;
+
+/// Keys that hold an image's address. An image's `@id` is an identifier such as
+/// "https://example.com/#primaryimage", not the image.
+const IMAGE_URL_KEYS: &[&str] = &["url", "contentUrl"];
+
+/// Keys that hold a page's address. A WebPage's `@id` is conventionally its URL.
+const PAGE_URL_KEYS: &[&str] = &["url", "@id"];
 
 /// Maximum number of authors listed in the author field.
 const MAX_AUTHORS: usize = 3;
@@ -140,7 +147,7 @@ pub(crate) fn parse_block(script: &str) -> Vec<Value> {
     parse_values(&repaired)
 }
 
-/// Parses one or more JSON values written back to back; stops at the first error.
+/// Parses one or more JSON values written back to back, stopping at the first error.
 fn parse_values(text: &str) -> Vec<Value> {
     serde_json::Deserializer::from_str(text)
         .into_iter::<Value>()
@@ -297,9 +304,10 @@ impl<'a> Graph<'a> {
             .description
             .extend(node.get("description").and_then(text_of));
         for key in ["image", "thumbnailUrl", "primaryImageOfPage"] {
-            facts
-                .image
-                .extend(node.get(key).and_then(|value| self.url_of(value)));
+            let image = node
+                .get(key)
+                .and_then(|value| self.url_of(value, IMAGE_URL_KEYS));
+            facts.image.extend(image);
         }
         for key in ["author", "creator"] {
             if let Some(value) = node.get(key) {
@@ -310,9 +318,10 @@ impl<'a> Graph<'a> {
             facts.published.extend(node.get(key).and_then(text_of));
         }
         for key in ["url", "mainEntityOfPage"] {
-            facts
-                .url
-                .extend(node.get(key).and_then(|value| self.url_of(value)));
+            let url = node
+                .get(key)
+                .and_then(|value| self.url_of(value, PAGE_URL_KEYS));
+            facts.url.extend(url);
         }
         facts
             .lang
@@ -344,16 +353,19 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// The names of a person, organization or list of them, joined with ", ".
+    /// Returns the names of a person, an organization or a list of them, joined with ", ".
+    /// URLs, which some sites put in place of a name, and repeated names are skipped.
     fn joined_names(&self, value: &'a Value) -> Option<String> {
-        let mut names = self.names(value);
-        names.dedup();
-        names.truncate(MAX_AUTHORS);
-        if names.is_empty() {
-            None
-        } else {
-            Some(names.join(", "))
+        let mut names: Vec<String> = Vec::new();
+        for name in self.names(value) {
+            let name = name.trim();
+            let usable = !name.is_empty() && !name.contains("://");
+            if usable && !names.iter().any(|known| known == name) {
+                names.push(name.to_owned());
+            }
         }
+        names.truncate(MAX_AUTHORS);
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     fn names(&self, value: &'a Value) -> Vec<String> {
@@ -390,31 +402,30 @@ impl<'a> Graph<'a> {
             .unwrap_or(object)
     }
 
-    fn url_of(&self, value: &'a Value) -> Option<String> {
+    /// Returns a URL given as a string, the first of an array, or the first of `keys` in an
+    /// object or in the node that the object's `@id` refers to.
+    fn url_of(&self, value: &'a Value, keys: &[&str]) -> Option<String> {
         match value {
             Value::String(url) => Some(url.clone()),
-            Value::Array(items) => items.iter().find_map(|item| self.url_of(item)),
+            Value::Array(items) => items.iter().find_map(|item| self.url_of(item, keys)),
             Value::Object(object) => {
-                let object = self.dereference_url(object);
-                ["url", "contentUrl", "@id"]
-                    .iter()
-                    .find_map(|key| object.get(*key).and_then(Value::as_str))
+                let own = keys.iter().find_map(|key| object.get(*key));
+                let referenced = || {
+                    let id = object.get("@id").and_then(Value::as_str)?;
+                    let target = self.by_id.get(id)?;
+                    keys.iter().find_map(|key| target.get(*key))
+                };
+                own.or_else(referenced)
+                    .and_then(Value::as_str)
                     .map(str::to_owned)
             }
             _ => None,
         }
     }
-
-    fn dereference_url(&self, object: &'a Map<String, Value>) -> &'a Map<String, Value> {
-        if object.contains_key("url") || object.contains_key("contentUrl") {
-            return object;
-        }
-        self.dereference(object)
-    }
 }
 
-/// Reads a type name with or without a vocabulary prefix ("schema:Article",
-/// "https://schema.org/Article").
+/// Returns whether the node's `@type` is one of `types`, with or without a vocabulary prefix
+/// ("schema:Article", "https://schema.org/Article").
 fn has_type(node: &Map<String, Value>, types: &[&str]) -> bool {
     let matches = |name: &str| {
         let local = name.rsplit(['/', ':', '#']).next().unwrap_or(name);
@@ -427,7 +438,8 @@ fn has_type(node: &Map<String, Value>, types: &[&str]) -> bool {
     }
 }
 
-/// A plain text value: a string, a number, the first text of an array or a `@value` object.
+/// Returns a plain text value: a string, a number, the first text of an array or a `@value`
+/// object.
 fn text_of(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => Some(text.clone()),
@@ -438,7 +450,8 @@ fn text_of(value: &Value) -> Option<String> {
     }
 }
 
-/// `inLanguage` as a string or as a Language object with a BCP 47 `alternateName`.
+/// Returns `inLanguage` given as a string or as a Language object with a BCP 47
+/// `alternateName`.
 fn language_of(value: &Value) -> Option<String> {
     match value {
         Value::Object(object) => object

@@ -1,9 +1,9 @@
 //! Minimal tag-level reading of raw HTML for the passes that must not build a DOM: the input
 //! guard that runs before parsing and the block-page text scan. It recognizes comments, start
-//! and end tags with quoted attributes, and raw-text elements; it does not build a tree.
+//! and end tags with quoted attributes, and raw-text elements. It does not build a tree.
 
-/// Whether the tag after `<` is a closing tag, and its element name (ASCII letters, digits and
-/// hyphens).
+/// Returns whether the tag after `<` is an end tag, and its element name (ASCII letters, digits
+/// and hyphens).
 pub(crate) fn tag_name(after_bracket: &str) -> (bool, &str) {
     let closing = after_bracket.starts_with('/');
     let name = &after_bracket[usize::from(closing)..];
@@ -14,9 +14,9 @@ pub(crate) fn tag_name(after_bracket: &str) -> (bool, &str) {
     (closing, &name[..end])
 }
 
-/// Byte length of the tag at the start of `rest`, up to and including the `>` that is not inside
-/// a quoted attribute value; the rest of the input when the tag is not closed. As in HTML, a
-/// quote opens a value only right after `=`.
+/// Returns the byte length of the tag at the start of `rest`, up to and including the first `>`
+/// outside a quoted attribute value. An unclosed tag runs to the end of the input. As in HTML,
+/// a quote opens a value only right after `=`.
 pub(crate) fn tag_length(rest: &str) -> usize {
     let mut quote = None;
     let mut after_equals = false;
@@ -41,8 +41,8 @@ pub(crate) fn tag_length(rest: &str) -> usize {
     rest.len()
 }
 
-/// Position of the `</name` that closes raw-text content starting at `from`; the end of the
-/// input when there is none.
+/// Returns the position of the `</name` that closes raw-text content starting at `from`, or the
+/// end of the input when there is none.
 pub(crate) fn find_closing(html: &str, from: usize, name: &str) -> usize {
     let bytes = html.as_bytes();
     let mut search = from;

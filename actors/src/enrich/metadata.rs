@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// Maximum title length in characters; longer titles are cut at a word and end with "…".
+/// Maximum title length in characters. Longer titles are cut at a word and end with "…".
 pub const MAX_TITLE_CHARS: usize = 300;
 /// Maximum description length in characters, cut like the title.
 pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
@@ -37,8 +37,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
 pub const MAX_SITE_NAME_CHARS: usize = 100;
 /// Maximum author length in characters, cut like the title.
 pub const MAX_AUTHOR_CHARS: usize = 200;
-/// Maximum language tag length: BCP 47 tags in practical use are far shorter; longer ones are
-/// dropped.
+/// Maximum language tag length in characters. Tags in practical use are far shorter, so longer
+/// values are dropped as invalid.
 pub const MAX_LANG_CHARS: usize = 35;
 
 const DESCRIPTION_METAS: &[&str] = &["og:description", "twitter:description", "description"];
@@ -107,7 +107,7 @@ pub struct PageMetadata {
     /// The best icon candidate; `/favicon.ico` of the page's origin when the page declares none.
     pub favicon_url: Option<Url>,
     pub author: Option<String>,
-    /// Publication instant in UTC; a date without a time is midnight UTC.
+    /// Publication instant in UTC. A date without a time becomes midnight UTC.
     pub published_at: Option<DateTime<Utc>>,
     /// BCP 47 language tag in canonical case ("en", "en-US", "zh-Hant").
     pub lang: Option<String>,
@@ -291,7 +291,7 @@ impl<'a> Sources<'a> {
         })
     }
 
-    /// Whether `url` is the bare site root while the page itself is deeper.
+    /// Returns whether `url` is the bare site root while the page itself is deeper.
     fn is_misplaced_root(&self, url: &Url) -> bool {
         let is_root = |url: &Url| url.path() == "/" && url.query().is_none();
         is_root(url) && !is_root(self.page_url)
@@ -333,7 +333,7 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
 
 /// Normalizes a language tag or locale ("en_US", "EN-us", "en-US,fr") to canonical BCP 47 case:
 /// language lower case, script title case, region upper case. Only the first tag of a list is
-/// kept; an invalid tag or "und" (undetermined) gives `None`.
+/// kept. An invalid tag or "und" (undetermined) gives `None`.
 pub(crate) fn normalize_language_tag(raw: &str) -> Option<String> {
     let first = raw.split([',', ';']).next()?.trim();
     if first.is_empty() || first.len() > MAX_LANG_CHARS {

@@ -1,7 +1,7 @@
 //! A light scan of raw HTML for block-page detection: the `<title>` and the first words of
 //! visible text, without building a DOM. Script, style and template contents and comments are
-//! skipped; `<noscript>` text counts as visible, because it is what a client without JavaScript
-//! (such as this fetcher) is shown.
+//! skipped. `<noscript>` text counts as visible, because a client without JavaScript (such as
+//! this fetcher) is shown it.
 
 use super::markup::{find_closing, tag_length, tag_name};
 use super::text::{collapse_whitespace, decode_entities};

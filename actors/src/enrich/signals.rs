@@ -12,7 +12,7 @@ const MAX_ELEMENT_TEXT_BYTES: usize = 16 * 1024;
 /// Maximum number of meta, link, microdata and `<time>` entries kept of each kind.
 const MAX_ENTRIES: usize = 2_000;
 
-/// Minimum length in characters of a paragraph used as a description; shorter ones are
+/// Minimum length in characters of a paragraph used as a description. Shorter ones tend to be
 /// captions, datelines and bylines.
 const MIN_PARAGRAPH_CHARS: usize = 40;
 
@@ -22,7 +22,7 @@ const MIN_CONTENT_IMAGE_PX: u32 = 100;
 /// Maximum nodes searched for the `itemprop="name"` of a person or organization item.
 const MAX_SCOPE_NODES: usize = 1_000;
 
-/// Microdata properties the extractor reads; others are skipped without reading their text.
+/// Microdata properties the extractor reads. Others are skipped without reading their text.
 const MICRODATA_PROPERTIES: &[&str] = &[
     "headline",
     "description",
@@ -43,7 +43,7 @@ pub(crate) struct PageSignals {
     pub first_h1: Option<String>,
     /// `lang` (or `xml:lang`) of the `<html>` element.
     pub html_lang: Option<String>,
-    /// `href` of the first `<base>` that has one; only that one counts, as in browsers.
+    /// `href` of the first `<base>` that has one, because browsers ignore later ones.
     pub base_href: Option<String>,
     pub metas: Vec<MetaTag>,
     pub links: Vec<LinkTag>,
@@ -61,8 +61,8 @@ pub(crate) struct PageSignals {
 }
 
 /// A `<meta>` tag's key and value. The key is the lower-cased `property`, `name` or
-/// `http-equiv` attribute (the last prefixed with `http-equiv:`); a tag with several of them is
-/// stored once per key.
+/// `http-equiv` attribute, and an `http-equiv` key is prefixed with `http-equiv:`. A tag with
+/// several of these attributes is stored once per key.
 #[derive(Debug, Clone)]
 pub(crate) struct MetaTag {
     pub key: String,
@@ -220,7 +220,7 @@ fn collect_content_image(element: ElementRef<'_>, signals: &mut PageSignals) {
     }
 }
 
-/// Whether the element sits inside `<article>`, `<main>` or `role="main"`, and not inside
+/// Returns whether the element sits inside `<article>`, `<main>` or `role="main"`, and not inside
 /// page chrome (`<header>`, `<footer>`, `<nav>`, `<aside>`, `<form>`) within it.
 fn is_main_content(element: ElementRef<'_>) -> bool {
     for ancestor in element.ancestors().filter_map(ElementRef::wrap) {
@@ -251,8 +251,8 @@ fn collect_microdata(element: ElementRef<'_>, itemprop: &str, signals: &mut Page
     }
 }
 
-/// The value of a person or organization property: the `itemprop="name"` inside it when the
-/// property is its own item (`itemscope`), else its own value.
+/// Returns the value of a person or organization property: the `itemprop="name"` inside it
+/// when the property is its own item (`itemscope`), else its own value.
 fn scoped_name(element: ElementRef<'_>) -> Option<String> {
     if element.value().attr("itemscope").is_none() {
         return microdata_value(element);
@@ -268,7 +268,8 @@ fn scoped_name(element: ElementRef<'_>) -> Option<String> {
     name.and_then(microdata_value)
 }
 
-/// A microdata property value as the microdata specification defines it per element.
+/// Returns the element's microdata property value, which the microdata specification defines
+/// per element type (`content`, `href`, `src`, `datetime` or the text).
 fn microdata_value(element: ElementRef<'_>) -> Option<String> {
     let value = element.value();
     let attribute = match value.name() {
@@ -294,7 +295,7 @@ fn is_void(name: &str) -> bool {
     )
 }
 
-/// The element's text, cut after [`MAX_ELEMENT_TEXT_BYTES`] (at a character boundary).
+/// Returns the element's text, cut at a character boundary after [`MAX_ELEMENT_TEXT_BYTES`].
 fn bounded_text(element: ElementRef<'_>) -> String {
     let mut text = String::new();
     for piece in element.text() {
@@ -319,7 +320,7 @@ fn push_bounded<T>(entries: &mut Vec<T>, entry: T) {
     }
 }
 
-/// Whether a `type` attribute names JSON-LD; parameters and case are ignored.
+/// Returns whether a `type` attribute names JSON-LD, ignoring parameters and case.
 fn is_json_ld(script_type: Option<&str>) -> bool {
     let Some(script_type) = script_type else {
         return false;
@@ -328,7 +329,7 @@ fn is_json_ld(script_type: Option<&str>) -> bool {
     essence.eq_ignore_ascii_case("application/ld+json")
 }
 
-/// Whether a space-separated token list (`rel`, `itemprop`) contains `token`, ignoring ASCII case.
+/// Returns whether a space-separated token list (`rel`, `itemprop`) contains `token`, ignoring ASCII case.
 pub(crate) fn has_token(list: Option<&str>, token: &str) -> bool {
     list.is_some_and(|list| {
         list.split_ascii_whitespace()

@@ -412,8 +412,9 @@ fn json_ld_graph_with_references() {
             {"@type":"WebSite","@id":"#site","name":"Site Name"},
             {"@type":"Person","@id":"#jane","name":"Jane Doe"},
             {"@type":"Organization","@id":"#org","name":"Org Name"},
+            {"@type":"ImageObject","@id":"#image","url":"https://cdn.example.com/p.png"},
             {"@type":"BlogPosting","headline":"Post","author":{"@id":"#jane"},"publisher":{"@id":"#org"},
-             "image":{"@type":"ImageObject","url":"https://cdn.example.com/p.png"}}]}"##,
+             "image":{"@id":"#image"}}]}"##,
     );
     let metadata = extract_html(&html);
     assert_eq!(metadata.title.as_deref(), Some("Post"));
@@ -423,6 +424,14 @@ fn json_ld_graph_with_references() {
         url_string(&metadata.image_url),
         Some("https://cdn.example.com/p.png")
     );
+}
+
+#[test]
+fn json_ld_image_identifier_is_not_an_image() {
+    let html = json_ld(
+        r##"{"@type":"Article","image":{"@id":"https://news.example.com/#primaryimage"}}"##,
+    );
+    assert_eq!(extract_html(&html).image_url, None);
 }
 
 #[test]
@@ -440,8 +449,8 @@ fn json_ld_array_of_objects_prefers_article() {
 #[test]
 fn json_ld_author_arrays_and_strings() {
     let html = json_ld(
-        r#"{"@type":"Article","author":[{"@type":"Person","name":"A One"},"B Two",
-            {"@type":"Person","givenName":"C","familyName":"Three"},{"name":"D Four"}]}"#,
+        r#"{"@type":"Article","author":[{"@type":"Person","name":"A One"},"https://example.com/b",
+            "B Two","A One",{"@type":"Person","givenName":"C","familyName":"Three"},{"name":"D Four"}]}"#,
     );
     assert_eq!(
         extract_html(&html).author.as_deref(),
@@ -860,6 +869,12 @@ fn block_ignores_real_pages() {
            <meta property="article:published_time" content="2020-01-01T00:00:00Z">"#,
     );
     assert_eq!(block_reason(200, &article), None);
+
+    let film = head(
+        r#"<title>Forbidden</title><meta property="og:description" content="A 2024 thriller.">
+           <meta property="og:image" content="/poster.jpg">"#,
+    );
+    assert_eq!(block_reason(200, &film), None);
 
     let about_errors = head(
         r#"<title>Page not found: how we redesigned our 404 page</title>

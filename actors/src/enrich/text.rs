@@ -3,7 +3,8 @@
 
 use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 
-/// Longest entity name in the HTML named character reference table ("CounterClockwiseContourIntegral;").
+/// Maximum length of a name in the HTML named character reference table
+/// ("CounterClockwiseContourIntegral;").
 const MAX_ENTITY_NAME_CHARS: usize = 33;
 
 /// Cleans a value that the HTML parser has already decoded once (attribute values, element text).
@@ -29,7 +30,8 @@ fn finish(decoded: &str, max_chars: usize) -> Option<String> {
     Some(truncate_chars(&collapsed, max_chars))
 }
 
-/// Values that templates and scripts leave behind when they had nothing to insert.
+/// Returns whether `value` is what a template or script leaves behind when it has nothing to
+/// insert.
 fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     matches!(
@@ -124,7 +126,7 @@ fn decode_numeric(input: &str) -> Option<(String, usize)> {
     if input[consumed..].starts_with(';') {
         consumed += 1;
     }
-    // Out-of-range values become U+FFFD, as in the HTML tokenizer; a value too long to parse is
+    // Out-of-range values become U+FFFD, as in the HTML tokenizer. A value too long to parse is
     // out of range too.
     let code = u32::from_str_radix(digits, radix).unwrap_or(u32::MAX);
     Some((numeric_reference_char(code).to_string(), consumed))

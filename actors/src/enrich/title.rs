@@ -73,7 +73,7 @@ pub(crate) fn comparison_key(text: &str) -> String {
         .collect()
 }
 
-/// The names a site's host suggests: "www.bbc.co.uk" gives "bbc" and "bbccouk".
+/// Returns the comparison keys of the page's host: "www.bbc.co.uk" gives "bbccouk" and "bbc".
 fn host_keys(page_url: &Url) -> Vec<String> {
     let Some(host) = page_url.host_str() else {
         return Vec::new();
