@@ -89,6 +89,8 @@ const CHALLENGE_PHRASES: &[&str] = &[
     "ddos protection by",
     "needs to review the security of your connection",
     "verifying you are human",
+    "verifying your browser",
+    "please enable js and disable any ad blocker",
     "please complete the security check",
     "making sure you're not a bot",
 ];

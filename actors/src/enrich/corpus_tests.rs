@@ -18,11 +18,13 @@
 //! - languages agree on the primary subtag, because the reference keeps only that;
 //! - a page without a declared canonical URL is compared by its own URL, as the reference does.
 //!
+//! Every page is real content, so the test also checks that none is taken for a block page.
+//!
 //! The reference `logo` is a brand logo (often a large publisher image), not a favicon, so it is
 //! reported for information and left out of the totals.
 
 use super::title::strip_site_suffix;
-use super::{PageMetadata, extract};
+use super::{PageMetadata, detect_block_page, extract};
 use chrono::{DateTime, Timelike, Utc};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -192,6 +194,12 @@ fn corpus_field_agreement() {
         let metadata = extract(&html, &page_url);
         elapsed += started.elapsed();
         total_bytes += html.len();
+        let block = detect_block_page(200, &html, &metadata);
+        assert_eq!(
+            block, None,
+            "{} is a real page, not a block page",
+            case.name
+        );
 
         let expected = &case.expected;
         let name = case.name.as_str();

@@ -817,6 +817,38 @@ fn block_captcha_pages() {
 }
 
 #[test]
+fn block_firewall_pages_by_text() {
+    let html = "<html><head><title>Sucuri WebSite Firewall - Access Denied</title></head><body>\
+                <h2>Access Denied - Sucuri Website Firewall</h2><p>Block reason: suspicious request.</p>\
+                </body></html>";
+    assert_eq!(
+        block_reason(403, html),
+        Some(BlockReason::AccessDenied {
+            marker: "access denied"
+        })
+    );
+
+    let html = "<html><head><title>Vercel Security Checkpoint</title></head><body>\
+                <p>We're verifying your browser</p></body></html>";
+    assert_eq!(
+        block_reason(429, html),
+        Some(BlockReason::Challenge {
+            marker: "verifying your browser"
+        })
+    );
+
+    let html = "<html><head><title>Access to this page has been denied.</title></head><body><p>Access to this \
+                page has been denied because we believe you are using automation tools.</p><div id=\"px-captcha\">\
+                </div><p>Press &amp; Hold to confirm you are a human (and not a bot).</p></body></html>";
+    assert_eq!(
+        block_reason(403, html),
+        Some(BlockReason::AccessDenied {
+            marker: "access to this page has been denied"
+        })
+    );
+}
+
+#[test]
 fn block_ddos_protection_page() {
     let html = "<html><head><title>DDoS-Guard</title></head><body>Checking your browser before accessing \
                 news.example.com</body></html>";
