@@ -46,6 +46,7 @@ const NAIVE_FORMATS: &[&str] = &[
     "%d %b %Y %H:%M:%S",
 ];
 
+// NOTE: month and weekday names are read in English only, so "24 mai 2016" is not recognized.
 const DATE_FORMATS: &[&str] = &[
     "%Y-%m-%d",
     "%Y/%m/%d",

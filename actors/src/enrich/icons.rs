@@ -117,6 +117,8 @@ fn candidate(link: &LinkTag, base: &Url) -> Option<IconCandidate> {
     })
 }
 
+// NOTE: icons listed only in a web app manifest (`<link rel="manifest">`) are not candidates,
+// because reading them needs another fetch.
 fn default_favicon(page_url: &Url) -> Option<IconCandidate> {
     if !matches!(page_url.scheme(), "http" | "https") {
         return None;

@@ -4,7 +4,9 @@
 //!
 //! Everything here is pure: the caller fetches the page and decodes it to text. One call to
 //! [`extract_page`] parses the document once and returns both the metadata and the ranked icon
-//! list; [`extract`] and [`icon_candidates`] are shorthands for one of the two.
+//! list. [`extract`] and [`icon_candidates`] are shorthands for one of the two, and each parses
+//! the document itself. [`detect_block_page`] reads the raw HTML with a light tag scan and the
+//! metadata already extracted, so it builds no second DOM.
 
 mod block_page;
 mod dates;

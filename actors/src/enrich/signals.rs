@@ -235,6 +235,8 @@ fn is_main_content(element: ElementRef<'_>) -> bool {
     false
 }
 
+// NOTE: item scopes are not tracked, so a `headline` or `description` of a nested item (a
+// review or a related article inside the page's item) counts as the page's own.
 fn collect_microdata(element: ElementRef<'_>, itemprop: &str, signals: &mut PageSignals) {
     for property in itemprop.split_ascii_whitespace() {
         let property = property.to_ascii_lowercase();
