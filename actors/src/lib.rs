@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod backends;
 pub mod db;
 pub mod domain;
+pub mod enrich;
 pub mod id_allocator;
 pub mod link_writer;
 pub mod links;
