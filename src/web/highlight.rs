@@ -1021,7 +1021,6 @@ mod tests {
     /// Run with `--ignored --nocapture` in a fresh process; the numbers are for reading.
     #[test]
     #[ignore = "prints timings for reading; asserts nothing about speed"]
-    #[expect(clippy::print_stderr)]
     fn cold_and_warm_timings() {
         let started = Instant::now();
         warm_up();

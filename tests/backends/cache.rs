@@ -36,10 +36,6 @@ fn redis_url() -> String {
 
 /// Connects to the test Redis with a fresh prefix, or returns `None` (printing one line per
 /// test binary) when it is unreachable.
-#[expect(
-    clippy::print_stderr,
-    reason = "a skipped backend test says so in one line"
-)]
 async fn redis_cache() -> Option<RedisCache> {
     let url = redis_url();
     let address = url::Url::parse(&url)
@@ -511,10 +507,6 @@ impl OwnRedis {
         Some(server)
     }
 
-    #[expect(
-        clippy::print_stderr,
-        reason = "a skipped backend test says so in one line"
-    )]
     fn restart(&mut self) -> Option<()> {
         let port = self.port.to_string();
         let spawned = Command::new("redis-server")

@@ -23,10 +23,6 @@ pub struct PostgresDatabase {
 impl PostgresDatabase {
     /// Creates a fresh database, or returns `None` (after printing one line) when the server is
     /// unreachable, so the rest of the suite still runs on a machine without PostgreSQL.
-    #[expect(
-        clippy::print_stderr,
-        reason = "a skipped backend test says so in one line"
-    )]
     pub async fn create() -> Option<Self> {
         use sea_orm::{ConnectionTrait, Database};
         let server = postgres_server_url();
@@ -88,10 +84,6 @@ impl PostgresDatabase {
 }
 
 impl Drop for PostgresDatabase {
-    #[expect(
-        clippy::print_stderr,
-        reason = "a failed cleanup is reported, not fatal"
-    )]
     fn drop(&mut self) {
         let server = postgres_server_url();
         let name = self.name.clone();

@@ -162,10 +162,6 @@ fn lang_agrees(expected: Option<&str>, actual: Option<&str>) -> bool {
 }
 
 #[test]
-#[expect(
-    clippy::print_stdout,
-    reason = "the per-field agreement report is the test's output"
-)]
 fn corpus_field_agreement() {
     let cases = load_cases();
     assert_eq!(cases.len(), 45, "the corpus has 45 cases");
