@@ -1,10 +1,19 @@
 //! Wiring: `Application::build` connects the backends, starts the supervision tree and the HTTP
 //! server. `main` and the tests both use it.
 
+use crate::backends::cache::live::CacheCounters;
+use crate::http::client_ip::TrustedProxies;
 use crate::http::router::{self, Router};
 use crate::settings::Settings;
 use anyhow::Context;
 use linkyard_actors::accounts::Accounts;
+use linkyard_actors::analytics::LiveCounters;
+use linkyard_actors::analytics::click_aggregator::{
+    ClickAggregator, ClickAggregatorArguments, ClickMessage, Clicks, CountryLookup,
+};
+use linkyard_actors::backends::blob::BlobStore;
+use linkyard_actors::backends::cache::Cache;
+use linkyard_actors::backends::queue::JobQueue;
 use linkyard_actors::db::{self, DbOptions};
 use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
 use linkyard_actors::id_allocator::{
@@ -20,7 +29,7 @@ use ractor::{Actor, ActorRef};
 use sea_orm::DatabaseConnection;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,9 +42,16 @@ pub struct AppState {
     /// The base of every public URL, without a trailing slash.
     pub public_base: String,
     pub db: DatabaseConnection,
+    pub blobs: Arc<dyn BlobStore>,
+    pub cache: Arc<dyn Cache>,
+    pub queue: Arc<dyn JobQueue>,
     pub links: Links,
+    pub clicks: Clicks,
+    pub live: Arc<dyn LiveCounters>,
     pub accounts: Accounts,
+    pub trusted_proxies: TrustedProxies,
     pub actor_restarts: Arc<AtomicU64>,
+    pub click_flushes: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -53,10 +69,20 @@ impl AppState {
         )
     }
 
-    /// Checks every configured backend, for `/readyz`.
+    /// Checks every configured backend at once, for `/readyz`.
     pub async fn check_backends(&self) -> Vec<(&'static str, Result<(), String>)> {
-        let database = db::ping(&self.db).await.map_err(|error| error.to_string());
-        vec![("database", database)]
+        let (database, blob, cache, queue) = tokio::join!(
+            db::ping(&self.db),
+            self.blobs.ping(),
+            self.cache.ping(),
+            self.queue.ping(),
+        );
+        vec![
+            ("database", database.map_err(|error| error.to_string())),
+            (self.blobs.name(), blob.map_err(|error| error.to_string())),
+            (self.cache.name(), cache.map_err(|error| error.to_string())),
+            (self.queue.name(), queue.map_err(|error| error.to_string())),
+        ]
     }
 }
 
@@ -76,6 +102,7 @@ pub struct Application {
     state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
+    worker: JoinHandle<()>,
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
 }
@@ -106,9 +133,29 @@ impl Application {
         let reserved = ReservedNames::new(router::reserved_names(&routes));
         let router = Arc::new(Router::new(routes).context("building the router")?);
 
-        let codec = CodeCodec::new(code_secret(&settings, &db).await?.as_bytes());
+        let secret = code_secret(&settings, &db).await?;
+        let codec = CodeCodec::new(secret.as_bytes());
+        let blobs = crate::backends::blob::connect(&settings)
+            .await
+            .context("opening the blob store")?;
+        let cache = crate::backends::cache::connect(&settings.cache)
+            .await
+            .context("connecting the cache")?;
+        let queue = crate::backends::queue::build(&settings.queue, db.clone())
+            .context("building the job queue")?;
+        let live: Arc<dyn LiveCounters> = Arc::new(CacheCounters::new(Arc::clone(&cache)));
+
         let actor_restarts = Arc::new(AtomicU64::new(0));
-        let (links, children) = links_and_actors(&settings, &db, codec, &public_url, reserved);
+        let click_flushes = Arc::new(AtomicU64::new(0));
+        let (links, mut children) = links_and_actors(&settings, &db, codec, &public_url, reserved);
+        let (clicks, aggregator) = clicks_and_aggregator(
+            &settings,
+            &db,
+            Arc::clone(&live),
+            secret.as_bytes(),
+            Arc::clone(&click_flushes),
+        )?;
+        children.push(aggregator);
         let (supervisor, supervisor_task) = Actor::spawn(
             None,
             Supervisor,
@@ -124,17 +171,26 @@ impl Application {
             db.clone(),
             Duration::from_secs(settings.auth.key_cache_ttl_secs),
         );
+        let trusted_proxies = trusted_proxies(&settings)?;
         let public_base = public_url.as_str().trim_end_matches('/').to_owned();
         let state = Arc::new(AppState {
             settings,
             public_base,
             db,
+            blobs,
+            cache,
+            queue,
             links,
+            clicks,
+            live,
             accounts,
+            trusted_proxies,
             actor_restarts,
+            click_flushes,
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = spawn_queue_worker(&state, shutdown_rx.clone());
         let server = tokio::spawn(crate::http::serve(
             listener,
             Arc::clone(&state),
@@ -147,6 +203,7 @@ impl Application {
             state,
             shutdown,
             server,
+            worker,
             supervisor,
             supervisor_task,
         })
@@ -173,6 +230,9 @@ impl Application {
         let _ = self.shutdown.send(true);
         if let Err(error) = self.server.await {
             tracing::warn!(%error, "the HTTP server task failed");
+        }
+        if let Err(error) = self.worker.await {
+            tracing::warn!(%error, "the queue worker task failed");
         }
         let stopped = self
             .supervisor
@@ -282,6 +342,81 @@ fn links_and_actors(
     let ids = IdAllocatorHandle::new(ids_slot, high_water, slack);
     let links = Links::new(db.clone(), codec, ids, shards_slot, caches, rules);
     (links, children)
+}
+
+/// Builds the click handle and the supervisor's recipe for the aggregator behind it.
+fn clicks_and_aggregator(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    live: Arc<dyn LiveCounters>,
+    secret: &[u8],
+    flush_batches: Arc<AtomicU64>,
+) -> anyhow::Result<(Clicks, ChildSpec)> {
+    let config = &settings.analytics;
+    let country = country_lookup(&config.geoip_db)?;
+    let slot = ActorSlot::<ClickMessage>::new("click_aggregator");
+    let queued = Arc::new(AtomicUsize::new(0));
+    let clicks = Clicks::new(slot.clone(), Arc::clone(&queued), config.max_queued_clicks);
+
+    let db = db.clone();
+    let secret: Arc<[u8]> = Arc::from(secret);
+    let flush_interval = Duration::from_millis(config.flush_interval_ms.max(10));
+    let flush_max_events = config.flush_max_events.max(1);
+    let child = ChildSpec::actor(slot, ClickAggregator, move || ClickAggregatorArguments {
+        db: db.clone(),
+        live: Arc::clone(&live),
+        country: country.clone(),
+        secret: Arc::clone(&secret),
+        flush_interval,
+        flush_max_events,
+        queued: Arc::clone(&queued),
+        flush_batches: Arc::clone(&flush_batches),
+    });
+    Ok((clicks, child))
+}
+
+/// Opens the MaxMind country database, if one is configured.
+fn country_lookup(path: &std::path::Path) -> anyhow::Result<Option<CountryLookup>> {
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let reader = maxminddb::Reader::open_readfile(path)
+        .with_context(|| format!("opening the country database {}", path.display()))?;
+    let reader = Arc::new(reader);
+    let lookup: CountryLookup = Arc::new(move |address| {
+        let found = reader.lookup(address).ok()?;
+        let country: maxminddb::geoip2::Country = found.decode().ok()??;
+        country.country.iso_code.map(str::to_owned)
+    });
+    Ok(Some(lookup))
+}
+
+fn trusted_proxies(settings: &Settings) -> anyhow::Result<TrustedProxies> {
+    let networks = settings
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| {
+                    format!("server.trusted_proxies entry '{entry}' is not an address or CIDR")
+                })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(TrustedProxies::new(networks))
+}
+
+/// Runs the queue's relay and consumers in this process until shutdown.
+fn spawn_queue_worker(state: &Arc<AppState>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    let queue = Arc::clone(&state.queue);
+    let handlers = crate::jobs::handlers(state);
+    tokio::spawn(async move {
+        if let Err(error) = crate::backends::queue::run_worker(queue, handlers, shutdown).await {
+            tracing::error!(%error, "the queue worker stopped with an error");
+        }
+    })
 }
 
 async fn wait_for_signal() {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod backends;
 pub mod cli;
 pub mod http;
+pub mod jobs;
 pub mod migrate;
 pub mod settings;
 pub mod telemetry;

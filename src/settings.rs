@@ -37,6 +37,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub web: WebSettings,
     pub queue: QueueSettings,
+    pub analytics: AnalyticsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +48,9 @@ pub struct ServerSettings {
     pub public_url: Option<Url>,
     #[serde(deserialize_with = "string_or_list")]
     pub own_hosts: Vec<String>,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` entries are believed.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
     pub header_read_timeout_ms: u64,
     pub max_json_body_bytes: usize,
     pub shutdown_grace_secs: u64,
@@ -201,6 +205,17 @@ pub struct BucketSettings {
     pub capacity: std::num::NonZeroU32,
     #[serde(deserialize_with = "positive_rate")]
     pub refill_per_sec: f64,
+}
+
+/// Click analytics. `config/default.toml` documents each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsSettings {
+    pub flush_interval_ms: u64,
+    pub flush_max_events: usize,
+    pub max_queued_clicks: usize,
+    /// A MaxMind-format country database; empty means countries are unknown.
+    pub geoip_db: PathBuf,
 }
 
 /// Rendering limits of the web UI's paste pages.

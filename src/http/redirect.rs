@@ -6,7 +6,9 @@ use super::request::Ctx;
 use super::response::{Response, empty};
 use chrono::Utc;
 use http::{HeaderValue, Method, StatusCode, header};
-use linkyard_actors::links::Links;
+use linkyard_actors::analytics::ClickEvent;
+use linkyard_actors::analytics::visitor;
+use linkyard_actors::links::{LinkError, Links};
 use linkyard_actors::url_shard::CachedLink;
 
 /// How long browsers may reuse a permanent (301 or 308) redirect, so edits and analytics are
@@ -20,12 +22,71 @@ pub async fn follow(ctx: Ctx) -> Result<Response, ApiError> {
     let now = Utc::now();
     Links::check_visitable(&link, now)?;
 
-    // HEAD shows where a link goes without visiting it, so it never uses up a visit.
-    if ctx.parts.method != Method::HEAD && link.max_visits.is_some() {
-        links.take_limited_visit(&link).await?;
+    // HEAD shows where a link goes without visiting it: it counts nothing.
+    if ctx.parts.method == Method::HEAD {
+        return Ok(redirect_response(&ctx, &link, now));
     }
+    let user_agent = header_text(&ctx, header::USER_AGENT);
+    let visit = take_visit(&ctx, &link, user_agent.as_deref()).await?;
 
+    ctx.state.clicks.record(ClickEvent {
+        link_id: link.id,
+        owner_id: link.owner_id,
+        at: now,
+        client_ip: ctx
+            .state
+            .trusted_proxies
+            .client_ip(ctx.peer.ip(), &ctx.parts.headers),
+        user_agent,
+        referrer: header_text(&ctx, header::REFERER),
+        is_bot: visit.is_bot,
+        visit_counted: visit.counted,
+    });
     Ok(redirect_response(&ctx, &link, now))
+}
+
+/// What the visit-limit check learned about a visit.
+struct Visit {
+    is_bot: Option<bool>,
+    counted: bool,
+}
+
+/// Takes one visit of a link with a visit limit. Bots never use up visits: they are let through
+/// only while visits are left.
+async fn take_visit(
+    ctx: &Ctx,
+    link: &CachedLink,
+    user_agent: Option<&str>,
+) -> Result<Visit, ApiError> {
+    if link.max_visits.is_none() {
+        return Ok(Visit {
+            is_bot: None,
+            counted: false,
+        });
+    }
+    let links = &ctx.state.links;
+    let is_bot = visitor::is_bot(user_agent);
+    if is_bot {
+        if !links.has_visits_left(link).await? {
+            return Err(LinkError::VisitLimitReached {
+                code: link.code.clone(),
+            }
+            .into());
+        }
+    } else {
+        links.take_limited_visit(link).await?;
+    }
+    Ok(Visit {
+        is_bot: Some(is_bot),
+        counted: !is_bot,
+    })
+}
+
+fn header_text(ctx: &Ctx, name: header::HeaderName) -> Option<String> {
+    ctx.parts
+        .headers
+        .get(name)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
 fn redirect_response(ctx: &Ctx, link: &CachedLink, now: chrono::DateTime<Utc>) -> Response {

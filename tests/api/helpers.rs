@@ -7,6 +7,9 @@ use serde_json::Value;
 use std::sync::Once;
 use tempfile::TempDir;
 
+/// The user agent of the test client: a desktop browser, so visits count as human.
+pub const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
@@ -64,6 +67,7 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Op
     let base = format!("http://{}", app.local_addr());
     let client = Client::builder()
         .redirect(redirect::Policy::none())
+        .user_agent(BROWSER)
         .build()
         .expect("http client");
     Some(TestApp {

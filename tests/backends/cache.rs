@@ -183,10 +183,13 @@ async fn invalid_arguments_are_rejected(cache: &dyn Cache) {
         code(cache.get(&"k".repeat(513)).await.map(|_| ())),
         Some("invalid_cache_key")
     );
-    let top = cache.top_hits(Duration::from_secs(60), 0).await.map(|_| ());
+    let top = cache
+        .top_hits("owner-1", Duration::from_secs(60), 0)
+        .await
+        .map(|_| ());
     assert_eq!(code(top), Some("invalid_cache_argument"));
     let too_long = cache
-        .top_hits(Duration::from_secs(86_400 * 2), 10)
+        .top_hits("owner-1", Duration::from_secs(86_400 * 2), 10)
         .await
         .map(|_| ());
     assert_eq!(code(too_long), Some("invalid_cache_argument"));
@@ -203,34 +206,52 @@ async fn invalid_arguments_are_rejected(cache: &dyn Cache) {
 async fn top_hits_cover_the_window(cache: &dyn Cache) {
     let now = Utc::now();
     cache
-        .record_hits(now, &[(1, 5), (2, 10), (3, 1)])
+        .record_hits("owner-1", now, &[(1, 5), (2, 10), (3, 1)])
         .await
         .expect("record");
     cache
-        .record_hits(now, &[(1, 2)])
+        .record_hits("owner-1", now, &[(1, 2)])
         .await
         .expect("record again");
     cache
-        .record_hits(now - Days::minutes(10), &[(3, 100)])
+        .record_hits("owner-1", now - Days::minutes(10), &[(3, 100)])
         .await
         .expect("record earlier");
     cache
-        .record_hits(now - Days::days(3), &[(4, 1000)])
+        .record_hits("owner-1", now - Days::days(3), &[(4, 1000)])
         .await
         .expect("record expired");
 
     let five_minutes = Duration::from_secs(300);
-    let recent = cache.top_hits(five_minutes, 10).await.expect("top");
+    let recent = cache
+        .top_hits("owner-1", five_minutes, 10)
+        .await
+        .expect("top");
     assert_eq!(recent, [(2, 10), (1, 7), (3, 1)]);
 
     let quarter = cache
-        .top_hits(Duration::from_secs(900), 2)
+        .top_hits("owner-1", Duration::from_secs(900), 2)
         .await
         .expect("top");
     assert_eq!(quarter, [(3, 101), (2, 10)]);
 
+    cache
+        .record_hits("owner-2", now, &[(9, 50)])
+        .await
+        .expect("record another scope");
+    let other = cache
+        .top_hits("owner-2", five_minutes, 10)
+        .await
+        .expect("top of another scope");
+    assert_eq!(other, [(9, 50)], "scopes keep their own counters");
+    let first = cache
+        .top_hits("owner-1", five_minutes, 10)
+        .await
+        .expect("top");
+    assert_eq!(first, [(2, 10), (1, 7), (3, 1)]);
+
     let day = cache
-        .top_hits(Duration::from_secs(86_400), 10)
+        .top_hits("owner-1", Duration::from_secs(86_400), 10)
         .await
         .expect("top");
     assert!(
@@ -607,11 +628,11 @@ async fn assert_every_call_fails_fast(cache: &RedisCache) {
         ("publish", Box::pin(cache.publish_invalidation("k"))),
         (
             "record hits",
-            Box::pin(cache.record_hits(Utc::now(), &[(1, 1)])),
+            Box::pin(cache.record_hits("owner-1", Utc::now(), &[(1, 1)])),
         ),
         (
             "top hits",
-            Box::pin(async { cache.top_hits(second * 60, 5).await.map(|_| ()) }),
+            Box::pin(async { cache.top_hits("owner-1", second * 60, 5).await.map(|_| ()) }),
         ),
         (
             "add unique",

@@ -128,15 +128,25 @@ pub trait Cache: Send + Sync + 'static {
     /// `RecvError::Lagged` and must then treat it as [`Invalidation::All`].
     fn subscribe_invalidations(&self) -> broadcast::Receiver<Invalidation>;
 
-    /// Adds hit counts `(link_id, count)` to the bucket of the minute that contains `at`.
-    /// Buckets older than the configured retention are dropped, so hits that old are ignored.
-    async fn record_hits(&self, at: DateTime<Utc>, hits: &[(i64, u64)]) -> Result<(), CacheError>;
+    /// Adds hit counts `(link_id, count)` to the bucket of `scope` (such as the links' owner) for
+    /// the minute that contains `at`. Buckets older than the configured retention are dropped,
+    /// so hits that old are ignored.
+    async fn record_hits(
+        &self,
+        scope: &str,
+        at: DateTime<Utc>,
+        hits: &[(i64, u64)],
+    ) -> Result<(), CacheError>;
 
-    /// Returns up to `limit` links with the most hits over `window`, most first: the sum of the
-    /// current minute's bucket and the buckets before it, ⌈window / 1 min⌉ buckets in all.
-    /// Links with equal counts come in an unspecified order.
-    async fn top_hits(&self, window: Duration, limit: usize)
-    -> Result<Vec<(i64, u64)>, CacheError>;
+    /// Returns up to `limit` links of `scope` with the most hits over `window`, most first: the
+    /// sum of the current minute's bucket and the buckets before it, ⌈window / 1 min⌉ buckets
+    /// in all. Links with equal counts come in an unspecified order.
+    async fn top_hits(
+        &self,
+        scope: &str,
+        window: Duration,
+        limit: usize,
+    ) -> Result<Vec<(i64, u64)>, CacheError>;
 
     /// Adds visitor hashes to the HyperLogLog of `key` for `day` (UTC). The sketch expires the
     /// configured number of retention days after `day` ends.

@@ -22,13 +22,16 @@ const INVALIDATION_BACKLOG: usize = 1024;
 /// Bytes counted for each entry on top of its key and value, for the moka weighers.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// Minute → link id → hits, for one scope.
+type MinuteBuckets = BTreeMap<i64, HashMap<i64, u64>>;
+
 pub struct MemoryCache {
     values: moka::sync::Cache<String, StoredValue>,
     invalidations: broadcast::Sender<Invalidation>,
-    /// Minute → link id → hits.
+    /// Hit counters per scope.
     // NOTE: this map is bounded by the retention, not by memory. At an estimated 16 bytes per
     // link and minute with hits, a million links hit every minute for a day take tens of GiB.
-    hits: Mutex<BTreeMap<i64, HashMap<i64, u64>>>,
+    hits: Mutex<HashMap<String, MinuteBuckets>>,
     hits_retention_minutes: u32,
     unique: moka::sync::Cache<(String, NaiveDate), Arc<UniqueEntry>>,
     unique_retention_days: u32,
@@ -52,7 +55,7 @@ impl MemoryCache {
         Self {
             values: value_cache(settings.memory_values_max_mib),
             invalidations,
-            hits: Mutex::new(BTreeMap::new()),
+            hits: Mutex::new(HashMap::new()),
             hits_retention_minutes: settings.hits_retention_minutes,
             unique: unique_cache(settings.memory_unique_max_mib),
             unique_retention_days: settings.unique_retention_days,
@@ -205,34 +208,50 @@ impl Cache for MemoryCache {
         self.invalidations.subscribe()
     }
 
-    async fn record_hits(&self, at: DateTime<Utc>, hits: &[(i64, u64)]) -> Result<(), CacheError> {
+    async fn record_hits(
+        &self,
+        scope: &str,
+        at: DateTime<Utc>,
+        hits: &[(i64, u64)],
+    ) -> Result<(), CacheError> {
+        port::validate_key(scope)?;
         let minute = port::minute_of(at);
         let oldest = port::minute_of(Utc::now()) - i64::from(self.hits_retention_minutes);
-        let mut buckets = lock(&self.hits);
-        if minute <= oldest {
-            return Ok(());
+        let mut scopes = lock(&self.hits);
+        if minute > oldest {
+            let bucket = scopes
+                .entry(scope.to_owned())
+                .or_default()
+                .entry(minute)
+                .or_default();
+            for &(link_id, count) in hits {
+                *bucket.entry(link_id).or_default() += count;
+            }
         }
-        let bucket = buckets.entry(minute).or_default();
-        for &(link_id, count) in hits {
-            *bucket.entry(link_id).or_default() += count;
+        for buckets in scopes.values_mut() {
+            buckets.retain(|&bucket_minute, _| bucket_minute > oldest);
         }
-        buckets.retain(|&bucket_minute, _| bucket_minute > oldest);
+        scopes.retain(|_, buckets| !buckets.is_empty());
         Ok(())
     }
 
     async fn top_hits(
         &self,
+        scope: &str,
         window: Duration,
         limit: usize,
     ) -> Result<Vec<(i64, u64)>, CacheError> {
+        port::validate_key(scope)?;
         let minutes = port::window_minutes(window, limit, self.hits_retention_minutes)?;
         let now = port::minute_of(Utc::now());
         let first = now - i64::from(minutes) + 1;
 
         let mut totals: HashMap<i64, u64> = HashMap::new();
-        for (_, bucket) in lock(&self.hits).range(first..=now) {
-            for (&link_id, &count) in bucket {
-                *totals.entry(link_id).or_default() += count;
+        if let Some(buckets) = lock(&self.hits).get(scope) {
+            for (_, bucket) in buckets.range(first..=now) {
+                for (&link_id, &count) in bucket {
+                    *totals.entry(link_id).or_default() += count;
+                }
             }
         }
 

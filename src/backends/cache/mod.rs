@@ -3,6 +3,7 @@
 //! [`linkyard_actors::backends::cache::Cache`].
 
 mod hyperloglog;
+pub mod live;
 mod log_throttle;
 pub mod memory;
 pub mod redis;

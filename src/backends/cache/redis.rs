@@ -620,12 +620,18 @@ impl Cache for RedisCache {
         self.invalidations.subscribe()
     }
 
-    async fn record_hits(&self, at: DateTime<Utc>, hits: &[(i64, u64)]) -> Result<(), CacheError> {
+    async fn record_hits(
+        &self,
+        scope: &str,
+        at: DateTime<Utc>,
+        hits: &[(i64, u64)],
+    ) -> Result<(), CacheError> {
+        port::validate_key(scope)?;
         if hits.is_empty() {
             return Ok(());
         }
         let minute = port::minute_of(at);
-        let bucket = self.key("hits", &minute.to_string());
+        let bucket = self.key("hits", &format!("{scope}:{minute}"));
         let expires_at = (minute + 1 + i64::from(self.hits_retention_minutes)) * 60;
         let hits = hits.to_vec();
         self.run("record hits", |client| async move {
@@ -645,15 +651,17 @@ impl Cache for RedisCache {
 
     async fn top_hits(
         &self,
+        scope: &str,
         window: Duration,
         limit: usize,
     ) -> Result<Vec<(i64, u64)>, CacheError> {
+        port::validate_key(scope)?;
         let minutes = port::window_minutes(window, limit, self.hits_retention_minutes)?;
         let now = port::minute_of(Utc::now());
         let mut keys: Vec<String> = (0..i64::from(minutes))
-            .map(|age| self.key("hits", &(now - age).to_string()))
+            .map(|age| self.key("hits", &format!("{scope}:{}", now - age)))
             .collect();
-        keys.push(self.key("hits", "union"));
+        keys.push(self.key("hits", &format!("{scope}:union")));
         let args = vec![Value::from(limit as i64)];
         let reply: Vec<String> = self
             .run("top hits", |client| async move {
