@@ -3,3 +3,4 @@
 //! one it has.
 
 pub mod blob;
+pub mod search;
