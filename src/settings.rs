@@ -19,6 +19,7 @@ pub struct Settings {
     pub links: LinkSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub search: SearchSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +68,44 @@ pub struct LinkSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub key_cache_ttl_secs: u64,
+}
+
+/// The bookmark search engine and its connection. `Debug` leaves out the API key.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    pub backend: SearchBackend,
+    pub meili_url: String,
+    /// The Meilisearch API key; empty means none. Never logged.
+    pub meili_key: String,
+    /// Prepended to every Meilisearch index name, so that several deployments or test runs can
+    /// share one server.
+    pub index_prefix: String,
+    /// The timeout of one Meilisearch request, and of waiting for one of its tasks.
+    pub meili_timeout_ms: u64,
+    /// The minimum time between two Tantivy commits. Writes wait up to this long.
+    pub commit_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchBackend {
+    Tantivy,
+    Meilisearch,
+}
+
+impl std::fmt::Debug for SearchSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.meili_key.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("SearchSettings")
+            .field("backend", &self.backend)
+            .field("meili_url", &self.meili_url)
+            .field("meili_key", &key)
+            .field("index_prefix", &self.index_prefix)
+            .field("meili_timeout_ms", &self.meili_timeout_ms)
+            .field("commit_interval_ms", &self.commit_interval_ms)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +160,11 @@ impl Settings {
         }
         let path = self.storage.data_dir.join("linkyard.db");
         format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// Returns the directory of the embedded Tantivy bookmark index.
+    pub fn search_index_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("search").join("bookmarks")
     }
 
     /// Whether the database is the embedded SQLite file.
@@ -181,7 +225,29 @@ mod tests {
         let settings = Settings::embedded_defaults().expect("defaults parse");
         assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
         assert!(settings.uses_sqlite());
-        assert!(settings.database_url().ends_with("data/linkyard.db?mode=rwc"));
+        assert!(
+            settings
+                .database_url()
+                .ends_with("data/linkyard.db?mode=rwc")
+        );
+        assert_eq!(settings.search.backend, SearchBackend::Tantivy);
+        assert!(
+            settings
+                .search_index_dir()
+                .ends_with("data/search/bookmarks")
+        );
+    }
+
+    #[test]
+    fn search_backend_comes_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_SEARCH__BACKEND", "meilisearch");
+            jail.set_env("LINKYARD_SEARCH__MEILI_URL", "http://127.0.0.1:7701");
+            let settings = Settings::load(None, &CommandLineOverrides::default())?;
+            assert_eq!(settings.search.backend, SearchBackend::Meilisearch);
+            assert_eq!(settings.search.meili_url, "http://127.0.0.1:7701");
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,2 +1,4 @@
 //! Backend implementations, one module per port and one file per implementation. The traits
 //! they implement live in `linkyard_actors::backends`.
+
+pub mod search;

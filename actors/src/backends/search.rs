@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 /// help anyone, and Meilisearch stops counting hits at this number.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
 
-/// What the index stores about one bookmark.
+/// The indexed form of one bookmark.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BookmarkDocument {
     pub id: i64,
@@ -101,7 +101,7 @@ impl SearchError {
 /// phrases ranks every match the same, so its results are simply newest first.
 #[async_trait]
 pub trait SearchIndex: Send + Sync + 'static {
-    /// The engine's name for logs and 503 responses: `tantivy` or `meilisearch`.
+    /// Returns the engine's name for logs and 503 responses: `tantivy` or `meilisearch`.
     fn name(&self) -> &'static str;
 
     /// Creates the index if needed and applies its schema and its searchable, filterable and

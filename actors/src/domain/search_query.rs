@@ -204,6 +204,12 @@ impl fmt::Display for Clause {
     }
 }
 
+/// Normalizes text to Unicode NFC, the form the parser gives query terms in, so that indexed
+/// text and query terms compare equal however they were typed.
+pub fn normalize_text(text: &str) -> String {
+    text.nfc().collect()
+}
+
 /// Returns the key a tag is indexed and matched under: NFC-normalized, then lower-cased, so `#Rust`
 /// finds a bookmark tagged `rust`. Search engines index the keys of a bookmark's tags.
 pub fn tag_key(tag: &str) -> String {
@@ -606,12 +612,19 @@ mod tests {
         let cases = [
             ("site:Example.COM.", "example.com"),
             ("site:bücher.de", "xn--bcher-kva.de"),
-            ("site:https://Blog.Example.com/post?id=1", "blog.example.com"),
+            (
+                "site:https://Blog.Example.com/post?id=1",
+                "blog.example.com",
+            ),
             ("site:127.0.0.1", "127.0.0.1"),
             ("site:[::1]", "[::1]"),
         ];
         for (input, host) in cases {
-            assert_eq!(parse(input), vec![positive(Term::Site(host.into()))], "{input}");
+            assert_eq!(
+                parse(input),
+                vec![positive(Term::Site(host.into()))],
+                "{input}"
+            );
         }
     }
 
@@ -633,7 +646,10 @@ mod tests {
         assert_eq!(before_cutoff(day).to_rfc3339(), "2024-05-01T00:00:00+00:00");
         assert_eq!(after_cutoff(day).to_rfc3339(), "2024-05-02T00:00:00+00:00");
         let last = date("9999-12-31");
-        assert_eq!(after_cutoff(last).timestamp(), before_cutoff(last).timestamp() + 86_400);
+        assert_eq!(
+            after_cutoff(last).timestamp(),
+            before_cutoff(last).timestamp() + 86_400
+        );
     }
 
     #[test]
@@ -665,7 +681,10 @@ mod tests {
     fn rejects_long_tags() {
         let input = format!("#{}", "a".repeat(MAX_TAG_CHARS + 1));
         let error = SearchQuery::parse(&input).expect_err("long tag");
-        assert!(matches!(error, SearchQueryError::InvalidTag { .. }), "{error}");
+        assert!(
+            matches!(error, SearchQueryError::InvalidTag { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -684,7 +703,10 @@ mod tests {
     fn renders_canonical_text() {
         let query = SearchQuery::parse(r#"  Rust   "a  b"  #X -IS:unread after:2024-01-01 "#)
             .expect("valid");
-        assert_eq!(query.to_string(), r#"Rust "a b" #x -is:unread after:2024-01-01"#);
+        assert_eq!(
+            query.to_string(),
+            r#"Rust "a b" #x -is:unread after:2024-01-01"#
+        );
     }
 
     /// Query-like text: operators, tags, quotes, dashes and arbitrary characters.

@@ -65,7 +65,7 @@ impl UrlPolicy {
     /// Whether `host` (any case, with or without a trailing dot) is one of this service's hosts.
     pub fn is_own_host(&self, host: &str) -> bool {
         let host = normalize_host(host);
-        self.own_hosts.iter().any(|own| *own == host)
+        self.own_hosts.contains(&host)
     }
 }
 

@@ -1,0 +1,6 @@
+//! Backend contract suites: the same cases against every implementation of a port.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod search;
