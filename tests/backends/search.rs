@@ -461,6 +461,7 @@ async fn negation_excludes_matches(index: &dyn SearchIndex) {
     assert_eq!(matches(index, "rust -site:spam.example").await, [1, 2, 3]);
     assert_eq!(matches(index, r#"rust -"and java""#).await, [1, 3, 4]);
     assert_eq!(matches(index, "-#draft").await, [2, 3, 4]);
+    assert_eq!(matches(index, "-java").await, [1, 3, 4]);
 }
 
 async fn combined_terms(index: &dyn SearchIndex) {
