@@ -133,13 +133,11 @@ impl MeiliSearch {
         let task = self
             .call("delete index", self.index.clone().delete())
             .await?;
-        match self.wait("delete index", task).await {
-            Err(SearchError::Unavailable { message, .. })
-                if message.contains("index_not_found") =>
-            {
+        match self.finished("delete index", task).await? {
+            Task::Failed { content } if content.error.error_code == ErrorCode::IndexNotFound => {
                 Ok(())
             }
-            other => other,
+            task => succeeded("delete index", task),
         }
     }
 
@@ -159,54 +157,54 @@ impl MeiliSearch {
         }
     }
 
-    /// Waits until Meilisearch has processed `task`, and turns a failed task into an error.
-    async fn wait(&self, operation: &'static str, task: TaskInfo) -> Result<(), SearchError> {
+    /// Waits until Meilisearch has processed `task` and returns its final state.
+    async fn finished(&self, operation: &'static str, task: TaskInfo) -> Result<Task, SearchError> {
         let waited =
             task.wait_for_completion(&self.client, Some(TASK_POLL_INTERVAL), Some(self.timeout));
-        match self.call(operation, waited).await? {
-            Task::Succeeded { .. } => Ok(()),
-            Task::Failed { content } => {
-                let error = content.error;
-                Err(unavailable(
-                    BACKEND,
-                    operation,
-                    format!(
-                        "task failed with {:?}: {}",
-                        error.error_code, error.error_message
-                    ),
-                ))
-            }
-            Task::Enqueued { .. } | Task::Processing { .. } => Err(unavailable(
-                BACKEND,
-                operation,
-                "the task is still pending after waiting",
-            )),
-        }
+        self.call(operation, waited).await
+    }
+
+    /// Waits until Meilisearch has processed `task`, and turns a failed task into an error.
+    async fn wait(&self, operation: &'static str, task: TaskInfo) -> Result<(), SearchError> {
+        let task = self.finished(operation, task).await?;
+        succeeded(operation, task)
     }
 
     async fn create_index(&self) -> Result<(), SearchError> {
         let created = self.client.create_index(&self.index.uid, Some("id"));
         let task = self.call("create index", created).await?;
-        let waited =
-            task.wait_for_completion(&self.client, Some(TASK_POLL_INTERVAL), Some(self.timeout));
-        match self.call("create index", waited).await? {
-            Task::Succeeded { .. } => Ok(()),
+        match self.finished("create index", task).await? {
             Task::Failed { content }
                 if content.error.error_code == ErrorCode::IndexAlreadyExists =>
             {
                 Ok(())
             }
-            Task::Failed { content } => Err(unavailable(
-                BACKEND,
-                "create index",
-                format!("task failed: {}", content.error.error_message),
-            )),
-            Task::Enqueued { .. } | Task::Processing { .. } => Err(unavailable(
-                BACKEND,
-                "create index",
-                "the task is still pending after waiting",
-            )),
+            task => succeeded("create index", task),
         }
+    }
+}
+
+/// Turns a task's final state into a result: a failed task, or one still pending after the
+/// wait, is an error.
+fn succeeded(operation: &'static str, task: Task) -> Result<(), SearchError> {
+    match task {
+        Task::Succeeded { .. } => Ok(()),
+        Task::Failed { content } => {
+            let error = content.error;
+            Err(unavailable(
+                BACKEND,
+                operation,
+                format!(
+                    "task failed with {:?}: {}",
+                    error.error_code, error.error_message
+                ),
+            ))
+        }
+        Task::Enqueued { .. } | Task::Processing { .. } => Err(unavailable(
+            BACKEND,
+            operation,
+            "the task is still pending after waiting",
+        )),
     }
 }
 
