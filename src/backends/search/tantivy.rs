@@ -139,8 +139,8 @@ impl Fields {
 
 impl TantivySearch {
     /// Opens the index at `options.path`, creating it if needed, and starts the committer. An
-    /// index written with another schema is deleted and created anew; the start-up count check
-    /// then backfills it from the database.
+    /// index written with another schema is deleted and created anew, and the start-up count
+    /// check then backfills it from the database.
     pub async fn open(options: TantivyOptions) -> Result<Self, SearchError> {
         let path = options.path.clone();
         let shared = tokio::task::spawn_blocking(move || open_shared(path))
