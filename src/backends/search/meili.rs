@@ -469,6 +469,33 @@ mod tests {
         assert_eq!(quote("plain"), "\"plain\"");
     }
 
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        // A port this test bound and released, so nothing listens on it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        drop(listener);
+        let search = MeiliSearch::new(MeiliOptions {
+            url: format!("http://{address}"),
+            key: Some("secret".to_owned()),
+            index_prefix: "unreachable_".to_owned(),
+            timeout: Duration::from_secs(5),
+        })
+        .expect("client");
+
+        let error = search.ping().await.expect_err("nothing listens");
+
+        assert_eq!(error.code(), "backend_unavailable");
+        assert!(matches!(
+            error,
+            SearchError::Unavailable {
+                backend: "meilisearch",
+                ..
+            }
+        ));
+        assert!(!error.to_string().contains("secret"), "{error}");
+    }
+
     #[test]
     fn page_covers_any_offset() {
         assert_eq!(
