@@ -2,7 +2,7 @@
 //!
 //! One `IndexWriter` lives behind a mutex and is only touched on blocking threads. Writes queue
 //! their operations and then wait for the next commit, which a committer task runs at most once
-//! per commit interval unless [`SearchIndex::flush`] asks for one at once. Concurrent writes
+//! per commit interval unless [`SearchIndex::flush`] requests one at once. Concurrent writes
 //! therefore share one commit, and a write that returns is durable and visible.
 //!
 //! Text fields go through one analyzer: split on anything that is not a letter or digit
@@ -636,7 +636,7 @@ impl Shared {
 /// Wraps a `MustNot` clause so that its scorer handles `seek_danger` with tantivy's default
 /// implementation.
 ///
-/// NOTE: tantivy 0.27's `Exclude` asks the excluded scorer whether it contains a document that
+/// NOTE: tantivy 0.27's `Exclude` queries the excluded scorer for a document that
 /// lies behind that scorer's current document. `PhraseScorer::seek_danger` does not accept such
 /// a target: debug builds panic on an assertion, and release builds pass the backward target on
 /// to the phrase's term intersection, which is not built for it. The default `seek_danger`
