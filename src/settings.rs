@@ -38,6 +38,7 @@ pub struct Settings {
     pub web: WebSettings,
     pub queue: QueueSettings,
     pub analytics: AnalyticsSettings,
+    pub search: SearchSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +231,48 @@ pub struct WebSettings {
     pub page_max_bytes: usize,
 }
 
+/// The bookmark search engine and its connection. `Debug` leaves out the API key.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    pub backend: SearchBackend,
+    pub meili_url: String,
+    /// The Meilisearch API key; empty means none. Never logged.
+    pub meili_key: String,
+    /// Prepended to every Meilisearch index name, so that several deployments or test runs can
+    /// share one server.
+    pub index_prefix: String,
+    /// The timeout of one Meilisearch request, and of waiting for one of its tasks.
+    pub meili_timeout_ms: u64,
+    /// The minimum time between two Tantivy commits. Writes wait up to this long.
+    pub commit_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchBackend {
+    Tantivy,
+    Meilisearch,
+}
+
+impl std::fmt::Debug for SearchSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.meili_key.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("SearchSettings")
+            .field("backend", &self.backend)
+            .field("meili_url", &self.meili_url)
+            .field("meili_key", &key)
+            .field("index_prefix", &self.index_prefix)
+            .field("meili_timeout_ms", &self.meili_timeout_ms)
+            .field("commit_interval_ms", &self.commit_interval_ms)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -392,6 +435,11 @@ impl Settings {
         self.blob.dir.clone()
     }
 
+    /// Returns the directory of the embedded Tantivy bookmark index.
+    pub fn search_index_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("search").join("bookmarks")
+    }
+
     /// Whether the database is the embedded SQLite file.
     pub fn uses_sqlite(&self) -> bool {
         self.database_url().starts_with("sqlite:")
@@ -480,6 +528,29 @@ mod tests {
         assert_eq!(settings.cache.command_timeout_ms, 250);
         assert!(settings.rate_limit.enabled);
         assert_eq!(settings.rate_limit.not_found.capacity.get(), 20);
+        assert_eq!(settings.search.backend, SearchBackend::Tantivy);
+        assert!(
+            settings
+                .search_index_dir()
+                .ends_with("data/search/bookmarks")
+        );
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn search_backend_comes_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LINKYARD_SEARCH__BACKEND", "meilisearch");
+            jail.set_env("LINKYARD_SEARCH__MEILI_URL", "http://127.0.0.1:7701");
+            let settings =
+                Settings::load(None, &CommandLineOverrides::default()).map_err(|e| *e)?;
+            assert_eq!(settings.search.backend, SearchBackend::Meilisearch);
+            assert_eq!(settings.search.meili_url, "http://127.0.0.1:7701");
+            Ok(())
+        });
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod blob;
 pub mod cache;
 pub mod fetch;
 pub mod queue;
+pub mod search;

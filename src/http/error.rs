@@ -6,7 +6,9 @@ use super::response::{Response, json};
 use http::{HeaderName, HeaderValue, StatusCode};
 use linkyard_actors::accounts::AccountError;
 use linkyard_actors::backends::queue::QueueError;
+use linkyard_actors::backends::search::SearchError;
 use linkyard_actors::db::DbError;
+use linkyard_actors::domain::SearchQueryError;
 use linkyard_actors::links::LinkError;
 use linkyard_actors::supervisor::ActorUnavailable;
 use serde::Serialize;
@@ -215,5 +217,22 @@ impl From<QueueError> for ApiError {
                 )
             }
         }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        match &error {
+            SearchError::Unavailable { backend, .. } => Self::backend_unavailable(backend, &error),
+            SearchError::ResultWindowTooLarge { .. } => {
+                Self::bad_request(error.code(), error.to_string()).with_field("offset")
+            }
+        }
+    }
+}
+
+impl From<SearchQueryError> for ApiError {
+    fn from(error: SearchQueryError) -> Self {
+        Self::bad_request(error.code(), error.to_string()).with_field("q")
     }
 }

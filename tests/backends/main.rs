@@ -10,3 +10,4 @@ mod blob;
 mod cache;
 mod fetch;
 mod queue;
+mod search;

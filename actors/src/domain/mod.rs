@@ -3,8 +3,10 @@
 
 pub mod alias;
 pub mod code;
+pub mod search_query;
 pub mod target_url;
 
 pub use alias::{Alias, AliasError, ReservedNames};
 pub use code::CodeCodec;
+pub use search_query::{BookmarkStatus, SearchQuery, SearchQueryError};
 pub use target_url::{TargetUrl, UrlError, UrlPolicy};
