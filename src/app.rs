@@ -12,7 +12,7 @@ use linkyard_actors::analytics::click_aggregator::{
     ClickAggregator, ClickAggregatorArguments, ClickMessage, Clicks, CountryLookup,
 };
 use linkyard_actors::backends::blob::BlobStore;
-use linkyard_actors::backends::cache::Cache;
+use linkyard_actors::backends::cache::{Cache, Invalidation};
 use linkyard_actors::backends::queue::JobQueue;
 use linkyard_actors::db::{self, DbOptions};
 use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
@@ -24,7 +24,7 @@ use linkyard_actors::links::{LinkRules, Links};
 use linkyard_actors::supervisor::{
     ActorSlot, ChildSpec, Supervisor, SupervisorArguments, SupervisorMessage,
 };
-use linkyard_actors::url_shard::{self, ShardFactory};
+use linkyard_actors::url_shard::{self, ShardFactory, SharedCache};
 use ractor::{Actor, ActorRef};
 use sea_orm::DatabaseConnection;
 use std::net::SocketAddr;
@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -103,6 +103,7 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
+    invalidations: JoinHandle<()>,
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
 }
@@ -147,7 +148,15 @@ impl Application {
 
         let actor_restarts = Arc::new(AtomicU64::new(0));
         let click_flushes = Arc::new(AtomicU64::new(0));
-        let (links, mut children) = links_and_actors(&settings, &db, codec, &public_url, reserved);
+        let shared = SharedCache {
+            cache: Arc::clone(&cache),
+            ttl: Duration::from_secs(settings.links.cache_ttl_secs.max(1)),
+            negative_ttl: Duration::from_secs(settings.links.negative_cache_ttl_secs.max(1)),
+            generation: Arc::new(AtomicU64::new(0)),
+        };
+        let (links, mut children) =
+            links_and_actors(&settings, &db, codec, &public_url, reserved, shared);
+        let invalidations = spawn_invalidation_listener(&cache, links.clone());
         let (clicks, aggregator) = clicks_and_aggregator(
             &settings,
             &db,
@@ -204,6 +213,7 @@ impl Application {
             shutdown,
             server,
             worker,
+            invalidations,
             supervisor,
             supervisor_task,
         })
@@ -234,6 +244,7 @@ impl Application {
         if let Err(error) = self.worker.await {
             tracing::warn!(%error, "the queue worker task failed");
         }
+        self.invalidations.abort();
         let stopped = self
             .supervisor
             .call(SupervisorMessage::Shutdown, Some(Duration::from_secs(60)))
@@ -289,6 +300,7 @@ fn links_and_actors(
     codec: CodeCodec,
     public_url: &Url,
     reserved: ReservedNames,
+    shared: SharedCache,
 ) -> (Links, Vec<ChildSpec>) {
     let config = &settings.links;
     let high_water = Arc::new(AtomicU64::new(0));
@@ -328,7 +340,13 @@ fn links_and_actors(
                 max_batch,
             }
         }),
-        url_shard::child_spec(shards_slot.clone(), db.clone(), writer_slot, caches.clone()),
+        url_shard::child_spec(
+            shards_slot.clone(),
+            db.clone(),
+            writer_slot,
+            caches.clone(),
+            shared.clone(),
+        ),
     ];
 
     let mut own_hosts: Vec<String> = settings.server.own_hosts.clone();
@@ -340,7 +358,7 @@ fn links_and_actors(
     };
     let slack = config.high_water_slack;
     let ids = IdAllocatorHandle::new(ids_slot, high_water, slack);
-    let links = Links::new(db.clone(), codec, ids, shards_slot, caches, rules);
+    let links = Links::new(db.clone(), codec, ids, shards_slot, caches, shared, rules);
     (links, children)
 }
 
@@ -406,6 +424,22 @@ fn trusted_proxies(settings: &Settings) -> anyhow::Result<TrustedProxies> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(TrustedProxies::new(networks))
+}
+
+/// Drops hot cache entries that other instances changed, as their invalidations arrive.
+fn spawn_invalidation_listener(cache: &Arc<dyn Cache>, links: Links) -> JoinHandle<()> {
+    let mut invalidations = cache.subscribe_invalidations();
+    tokio::spawn(async move {
+        loop {
+            match invalidations.recv().await {
+                Ok(Invalidation::Code(code)) => links.invalidate(&code),
+                Ok(Invalidation::All) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    links.invalidate_all()
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    })
 }
 
 /// Runs the queue's relay and consumers in this process until shutdown.

@@ -6,7 +6,9 @@ use crate::db::{self, DbError};
 use crate::domain::{Alias, AliasError, CodeCodec, ReservedNames, TargetUrl, UrlError, UrlPolicy};
 use crate::id_allocator::{IdAllocatorHandle, IdError};
 use crate::supervisor::{ActorSlot, ActorUnavailable};
-use crate::url_shard::{CacheEntry, CachedLink, ShardCache, ShardFactory, UrlShardMessage};
+use crate::url_shard::{
+    CacheEntry, CachedLink, ShardCache, ShardFactory, SharedCache, UrlShardMessage,
+};
 use chrono::{DateTime, Utc};
 use ractor::factory::hash::hash_with_max;
 use sea_orm::{DatabaseConnection, Set};
@@ -127,6 +129,7 @@ struct Inner {
     ids: IdAllocatorHandle,
     shards: ActorSlot<ShardFactory>,
     caches: Vec<ShardCache>,
+    shared: SharedCache,
     rules: LinkRules,
 }
 
@@ -140,6 +143,7 @@ impl Links {
         ids: IdAllocatorHandle,
         shards: ActorSlot<ShardFactory>,
         caches: Vec<ShardCache>,
+        shared: SharedCache,
         rules: LinkRules,
     ) -> Self {
         let inner = Inner {
@@ -148,6 +152,7 @@ impl Links {
             ids,
             shards,
             caches,
+            shared,
             rules,
         };
         Self {
@@ -378,6 +383,18 @@ impl Links {
                     code: code.to_owned(),
                 },
             );
+        }
+    }
+
+    /// Drops every hot cache entry of this instance, for when invalidations may have been
+    /// missed (the shared cache's subscription was lost and restored).
+    pub fn invalidate_all(&self) {
+        self.inner
+            .shared
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        for cache in &self.inner.caches {
+            cache.invalidate_all();
         }
     }
 

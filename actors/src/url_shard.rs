@@ -7,6 +7,7 @@
 //! for one code into one database read. Writes update the cache before their caller is answered,
 //! so a client reads its own writes on this instance.
 
+use crate::backends::cache::{Cache, CacheValue};
 use crate::db::entities::links;
 use crate::db::{self, DbError};
 use crate::link_writer::LinkWriterMessage;
@@ -18,6 +19,7 @@ use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What the hot cache holds for one code: the link, or `None` for a code known not to exist.
@@ -57,6 +59,130 @@ impl CachedLink {
             disabled: model.disabled,
             owner_id: model.owner_id,
         })
+    }
+}
+
+/// A link as the shared cache holds it, so every instance can rebuild its [`CachedLink`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedEntry {
+    id: i64,
+    code: String,
+    url: String,
+    redirect: u16,
+    forward_query: bool,
+    expires_at: Option<DateTime<Utc>>,
+    max_visits: Option<i64>,
+    disabled: bool,
+    owner_id: Option<i64>,
+}
+
+impl CachedLink {
+    fn to_shared(&self) -> CacheValue {
+        let entry = SharedEntry {
+            id: self.id,
+            code: self.code.clone(),
+            url: self.target.as_str().to_owned(),
+            redirect: self.redirect,
+            forward_query: self.forward_query,
+            expires_at: self.expires_at,
+            max_visits: self.max_visits,
+            disabled: self.disabled,
+            owner_id: self.owner_id,
+        };
+        match serde_json::to_vec(&entry) {
+            Ok(bytes) => CacheValue::Present(Bytes::from(bytes)),
+            Err(_) => CacheValue::Negative,
+        }
+    }
+
+    fn from_shared(bytes: &[u8]) -> Option<Self> {
+        let entry: SharedEntry = serde_json::from_slice(bytes).ok()?;
+        let url = url::Url::parse(&entry.url).ok()?;
+        Some(Self {
+            id: entry.id,
+            code: entry.code,
+            location: Bytes::copy_from_slice(url.as_str().as_bytes()),
+            target: crate::domain::TargetUrl::from_stored(url),
+            redirect: entry.redirect,
+            forward_query: entry.forward_query,
+            expires_at: entry.expires_at,
+            max_visits: entry.max_visits,
+            disabled: entry.disabled,
+            owner_id: entry.owner_id,
+        })
+    }
+}
+
+/// The shared cache behind the shards' hot caches: Redis in production, so instances fill it
+/// for each other, and a place to publish invalidations.
+#[derive(Clone)]
+pub struct SharedCache {
+    pub cache: Arc<dyn Cache>,
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+    /// Bumped when every hot cache is dropped, so reads that overlapped the drop are not cached.
+    pub generation: Arc<AtomicU64>,
+}
+
+impl SharedCache {
+    fn key(code: &str) -> String {
+        format!("link:{code}")
+    }
+
+    /// Looks a code up in the shared cache. `None` means the shared cache could not answer.
+    async fn get(&self, code: &str) -> Option<CacheEntry> {
+        match self.cache.get(&Self::key(code)).await {
+            Ok(Some(CacheValue::Present(bytes))) => {
+                CachedLink::from_shared(&bytes).map(|link| Some(Arc::new(link)))
+            }
+            Ok(Some(CacheValue::Negative)) => Some(None),
+            Ok(None) | Err(_) => None,
+        }
+    }
+
+    /// Fills the shared cache after a database read, never over a newer entry.
+    async fn fill(&self, code: &str, entry: &CacheEntry) {
+        let (value, ttl) = self.value_of(entry);
+        let _ = self
+            .cache
+            .set_if_absent(&Self::key(code), &value, ttl)
+            .await;
+    }
+
+    /// Stores the outcome of a write and tells every instance to drop its hot entry. A failure
+    /// is retried in the background so that other instances do not keep a stale entry.
+    async fn publish(&self, code: &str, entry: &CacheEntry) {
+        if self.try_publish(code, entry).await {
+            return;
+        }
+        let shared = self.clone();
+        let code = code.to_owned();
+        let entry = entry.clone();
+        tokio::spawn(async move {
+            for delay in [1, 5, 15, 30] {
+                tokio::time::sleep(Duration::from_secs(delay)).await;
+                if shared.try_publish(&code, &entry).await {
+                    return;
+                }
+            }
+            tracing::warn!(
+                code,
+                "other instances may serve a stale link until their cache entries expire"
+            );
+        });
+    }
+
+    async fn try_publish(&self, code: &str, entry: &CacheEntry) -> bool {
+        let (value, ttl) = self.value_of(entry);
+        let stored = self.cache.set(&Self::key(code), &value, ttl).await.is_ok();
+        stored && self.cache.publish_invalidation(code).await.is_ok()
+    }
+
+    fn value_of(&self, entry: &CacheEntry) -> (CacheValue, Duration) {
+        match entry {
+            Some(link) => (link.to_shared(), self.ttl),
+            None => (CacheValue::Negative, self.negative_ttl),
+        }
     }
 }
 
@@ -135,8 +261,8 @@ pub enum UrlShardMessage {
     InjectFailure { code: String },
     Loaded {
         code: String,
-        epoch: u64,
-        result: Result<Option<links::Model>, ShardError>,
+        epoch: (u64, u64),
+        result: Result<CacheEntry, ShardError>,
     },
     Written {
         code: String,
@@ -150,6 +276,7 @@ pub struct UrlShardArguments {
     pub db: DatabaseConnection,
     pub writer: ActorSlot<LinkWriterMessage>,
     pub cache: ShardCache,
+    pub shared: SharedCache,
 }
 
 pub struct UrlShard;
@@ -242,10 +369,11 @@ fn resolve(
     state.pending.insert(code.clone(), vec![reply]);
 
     let db = state.arguments.db.clone();
-    let epoch = state.epoch;
+    let shared = state.arguments.shared.clone();
+    let epoch = epoch_of(state);
     let factory = factory.clone();
     tokio::spawn(async move {
-        let result = db::links::find_by_code(&db, &code).await.map_err(Arc::new);
+        let result = load(&db, &shared, &code).await;
         let message = UrlShardMessage::Loaded {
             code: code.clone(),
             epoch,
@@ -255,21 +383,40 @@ fn resolve(
     });
 }
 
+/// Reads a code from the shared cache, or from the database, filling the shared cache.
+async fn load(
+    db: &DatabaseConnection,
+    shared: &SharedCache,
+    code: &str,
+) -> Result<CacheEntry, ShardError> {
+    if let Some(entry) = shared.get(code).await {
+        return Ok(entry);
+    }
+    let model = db::links::find_by_code(db, code).await.map_err(Arc::new)?;
+    let entry = model
+        .as_ref()
+        .and_then(CachedLink::from_model)
+        .map(Arc::new);
+    shared.fill(code, &entry).await;
+    Ok(entry)
+}
+
+/// The shard's write count and the global drop count: a read that started under another pair
+/// may be stale.
+fn epoch_of(state: &UrlShardState) -> (u64, u64) {
+    let generation = state.arguments.shared.generation.load(Ordering::Acquire);
+    (state.epoch, generation)
+}
+
 fn loaded(
     state: &mut UrlShardState,
     code: String,
-    epoch: u64,
-    result: Result<Option<links::Model>, ShardError>,
+    epoch: (u64, u64),
+    answer: Result<CacheEntry, ShardError>,
 ) {
     let waiters = state.pending.remove(&code).unwrap_or_default();
-    let answer = result.map(|model| {
-        model
-            .as_ref()
-            .and_then(CachedLink::from_model)
-            .map(Arc::new)
-    });
     if let Ok(entry) = &answer
-        && epoch == state.epoch
+        && epoch == epoch_of(state)
     {
         state.arguments.cache.insert(code, entry.clone());
     }
@@ -282,6 +429,7 @@ fn loaded(
 /// that the shard updates its cache before the caller hears the outcome.
 fn write_then_cache<T, W>(
     factory: &Factory,
+    shared: &SharedCache,
     code: String,
     reply: RpcReplyPort<Result<T, ShardError>>,
     write: W,
@@ -290,9 +438,11 @@ fn write_then_cache<T, W>(
     W: Future<Output = Result<(T, Option<CacheEntry>), ShardError>> + Send + 'static,
 {
     let factory = factory.clone();
+    let shared = shared.clone();
     tokio::spawn(async move {
         match write.await {
             Ok((value, Some(entry))) => {
+                shared.publish(&code, &entry).await;
                 let done = Box::new(move || crate::reply(reply, Ok(value)));
                 let message = UrlShardMessage::Written {
                     code: code.clone(),
@@ -322,7 +472,7 @@ fn create(
         .and_then(CachedLink::from_model)
         .map(Arc::new);
     let key = code.clone();
-    write_then_cache(factory, key, reply, async move {
+    write_then_cache(factory, &state.arguments.shared, key, reply, async move {
         let inserted = writer
             .call(
                 |reply| LinkWriterMessage::Insert(row, code, reply),
@@ -347,7 +497,7 @@ fn update(
     reply: RpcReplyPort<Result<links::Model, ShardError>>,
 ) {
     let db = state.arguments.db.clone();
-    write_then_cache(factory, code, reply, async move {
+    write_then_cache(factory, &state.arguments.shared, code, reply, async move {
         let model = db::links::update(&db, *row).await.map_err(Arc::new)?;
         let entry = CachedLink::from_model(&model).map(Arc::new);
         Ok((model, Some(entry)))
@@ -362,7 +512,7 @@ fn delete(
     reply: RpcReplyPort<Result<bool, ShardError>>,
 ) {
     let db = state.arguments.db.clone();
-    write_then_cache(factory, code, reply, async move {
+    write_then_cache(factory, &state.arguments.shared, code, reply, async move {
         let deleted = db::links::delete(&db, id).await.map_err(Arc::new)?;
         Ok((deleted, Some(None)))
     });
@@ -381,6 +531,7 @@ pub fn child_spec(
     db: DatabaseConnection,
     writer: ActorSlot<LinkWriterMessage>,
     caches: Vec<ShardCache>,
+    shared: SharedCache,
 ) -> crate::supervisor::ChildSpec {
     use ractor::factory::{Factory, FactoryArguments, queues, routing, worker_builder};
     let name = slot.name();
@@ -389,6 +540,7 @@ pub fn child_spec(
         let db = db.clone();
         let writer = writer.clone();
         let caches = caches.clone();
+        let shared = shared.clone();
         Box::pin(async move {
             let shards = caches.len();
             let builder = worker_builder(move |wid: WorkerId| {
@@ -396,6 +548,7 @@ pub fn child_spec(
                     db: db.clone(),
                     writer: writer.clone(),
                     cache: caches[wid].clone(),
+                    shared: shared.clone(),
                 };
                 (UrlShard, arguments)
             });

@@ -98,6 +98,7 @@ macro_rules! contract {
 
 contract!(
     values_round_trip,
+    set_if_absent_keeps_existing_entries,
     entries_expire,
     invalid_arguments_are_rejected,
     top_hits_cover_the_window,
@@ -134,6 +135,60 @@ async fn values_round_trip(cache: &dyn Cache) {
         Some(CacheValue::Negative)
     );
     cache.ping().await.expect("ping");
+}
+
+async fn set_if_absent_keeps_existing_entries(cache: &dyn Cache) {
+    let ttl = Duration::from_secs(60);
+    let first = CacheValue::Present(Bytes::from_static(b"first"));
+    let second = CacheValue::Present(Bytes::from_static(b"second"));
+    assert!(
+        cache
+            .set_if_absent("fill", &first, ttl)
+            .await
+            .expect("fill")
+    );
+    assert!(
+        !cache
+            .set_if_absent("fill", &second, ttl)
+            .await
+            .expect("second fill")
+    );
+    assert_eq!(cache.get("fill").await.expect("get"), Some(first.clone()));
+
+    cache
+        .set("tomb", &CacheValue::Negative, ttl)
+        .await
+        .expect("tombstone");
+    assert!(
+        !cache
+            .set_if_absent("tomb", &second, ttl)
+            .await
+            .expect("fill over tombstone")
+    );
+    assert_eq!(
+        cache.get("tomb").await.expect("get"),
+        Some(CacheValue::Negative)
+    );
+
+    let short = Duration::from_millis(50);
+    assert!(
+        cache
+            .set_if_absent("brief", &first, short)
+            .await
+            .expect("fill")
+    );
+    let refilled = eventually(Duration::from_secs(5), || async {
+        cache
+            .set_if_absent("brief", &second, ttl)
+            .await
+            .expect("fill after expiry")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        refilled.is_some(),
+        "an expired entry no longer blocks a fill"
+    );
 }
 
 async fn entries_expire(cache: &dyn Cache) {

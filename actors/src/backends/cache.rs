@@ -118,6 +118,15 @@ pub trait Cache: Send + Sync + 'static {
     /// Stores `value` under `key` for `ttl`, replacing any entry there.
     async fn set(&self, key: &str, value: &CacheValue, ttl: Duration) -> Result<(), CacheError>;
 
+    /// Stores `value` under `key` only when no entry is there, and returns whether it did.
+    /// Filling a cache after a miss uses it, so a slow fill never overwrites a newer write.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &CacheValue,
+        ttl: Duration,
+    ) -> Result<bool, CacheError>;
+
     /// Deletes the entry under `key`. Deleting a missing entry is not an error.
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
 

@@ -191,6 +191,22 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &CacheValue,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        port::validate_key(key)?;
+        port::validate_entry(value, ttl)?;
+        let stored = StoredValue {
+            value: value.clone(),
+            ttl,
+        };
+        let entry = self.values.entry(key.to_owned()).or_insert(stored);
+        Ok(entry.is_fresh())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         port::validate_key(key)?;
         self.values.invalidate(key);

@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fred::prelude::{
     Builder, Client, ClientLike, Config, Error as RedisError, EventInterface, Expiration,
     FromValue, HyperloglogInterface, KeysInterface, LuaInterface, Pool, PubsubInterface,
-    ReconnectPolicy, SortedSetsInterface, Value,
+    ReconnectPolicy, SetOptions, SortedSetsInterface, Value,
 };
 use fred::types::config::UnresponsiveConfig;
 use linkyard_actors::backends::cache::{
@@ -595,6 +595,33 @@ impl Cache for RedisCache {
                 .await
         })
         .await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &CacheValue,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        port::validate_key(key)?;
+        port::validate_entry(value, ttl)?;
+        let redis_key = self.key("v", key);
+        let expiry = Expiration::PX(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let encoded = encode(value);
+        let reply: Option<String> = self
+            .run("set if absent", |client| async move {
+                client
+                    .set(
+                        redis_key,
+                        encoded,
+                        Some(expiry),
+                        Some(SetOptions::NX),
+                        false,
+                    )
+                    .await
+            })
+            .await?;
+        Ok(reply.is_some())
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
