@@ -9,6 +9,7 @@ pub mod domain;
 pub mod id_allocator;
 pub mod link_writer;
 pub mod links;
+pub mod qr;
 pub mod supervisor;
 pub mod url_shard;
 

@@ -1,0 +1,7 @@
+//! Tests of the QR renderer: option parsing, rendering decoded back with rqrr, content keys and
+//! the caching pool.
+
+mod key;
+mod options;
+mod render;
+mod support;
