@@ -5,10 +5,12 @@
 //! the blob store and renders a missing one on a pool of workers off the async threads.
 
 mod encode;
+mod handle;
 mod key;
 mod mask;
 mod options;
 mod png_writer;
+mod pool;
 mod render;
 mod svg_writer;
 
@@ -16,11 +18,13 @@ mod svg_writer;
 mod tests;
 
 pub use encode::max_bytes;
+pub use handle::{QrRenderer, QrStats};
 pub use key::{blob_key, cache_key, etag};
 pub use options::{
     DEFAULT_MARGIN, DEFAULT_SIZE, EcLevel, MAX_MARGIN, MAX_SIZE, MIN_CONTRAST_RATIO, MIN_SIZE,
     OPTION_NAMES, QrOptionError, QrOptions, Rgb,
 };
+pub use pool::{QrFactory, QrJob, QrPoolConfig, QrWorker, child_spec};
 pub use render::{QrFormat, Rendered, render};
 
 use crate::backends::blob::BlobError;

@@ -2,6 +2,8 @@
 //! the caching pool.
 
 mod key;
+mod memory_store;
 mod options;
+mod pool;
 mod render;
 mod support;
