@@ -98,7 +98,7 @@ impl QrRenderer {
         match self.inner.store.exists(&path).await {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(error) => self.store_failed("check", &path, &error),
+            Err(error) => self.store_failed("exists", &path, &error),
         }
 
         let rendered = self.render(key, data, &options, format).await?;
@@ -113,6 +113,7 @@ impl QrRenderer {
             })
     }
 
+    /// Returns the counters since the handle was built.
     pub fn stats(&self) -> QrStats {
         let counters = &self.inner.stats;
         QrStats {
@@ -180,7 +181,7 @@ impl QrRenderer {
                 });
             }
             Ok(None) => {}
-            Err(error) => self.store_failed("read", &path, &error),
+            Err(error) => self.store_failed("get", &path, &error),
         }
 
         let rendered = self.render(key, data, options, format).await?;
@@ -188,7 +189,7 @@ impl QrRenderer {
         tokio::spawn(async move {
             let store = &finished.renderer.inner.store;
             if let Err(error) = store.put(&path, stored.bytes, stored.content_type).await {
-                finished.renderer.store_failed("write", &path, &error);
+                finished.renderer.store_failed("put", &path, &error);
             }
             drop(finished);
         });
