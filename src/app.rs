@@ -3,6 +3,7 @@
 
 use crate::backends::cache::live::CacheCounters;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::RateLimiter;
 use crate::http::router::{self, Router};
 use crate::settings::Settings;
 use anyhow::Context;
@@ -20,7 +21,8 @@ use linkyard_actors::id_allocator::{
     IdAllocator, IdAllocatorArguments, IdAllocatorHandle, IdAllocatorMessage,
 };
 use linkyard_actors::link_writer::{LinkWriter, LinkWriterArguments, LinkWriterMessage};
-use linkyard_actors::links::{LinkRules, Links};
+use linkyard_actors::links::{LinkParts, LinkRules, Links};
+use linkyard_actors::qr::{QrFactory, QrPoolConfig, QrRenderer};
 use linkyard_actors::supervisor::{
     ActorSlot, ChildSpec, Supervisor, SupervisorArguments, SupervisorMessage,
 };
@@ -46,10 +48,12 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     pub queue: Arc<dyn JobQueue>,
     pub links: Links,
+    pub qr: QrRenderer,
     pub clicks: Clicks,
     pub live: Arc<dyn LiveCounters>,
     pub accounts: Accounts,
     pub trusted_proxies: TrustedProxies,
+    pub limiter: Arc<RateLimiter>,
     pub actor_restarts: Arc<AtomicU64>,
     pub click_flushes: Arc<AtomicU64>,
 }
@@ -154,8 +158,17 @@ impl Application {
             negative_ttl: Duration::from_secs(settings.links.negative_cache_ttl_secs.max(1)),
             generation: Arc::new(AtomicU64::new(0)),
         };
-        let (links, mut children) =
-            links_and_actors(&settings, &db, codec, &public_url, reserved, shared);
+        let (links, mut children) = links_and_actors(
+            &settings,
+            &db,
+            codec,
+            &public_url,
+            reserved,
+            shared,
+            Arc::clone(&queue),
+        );
+        let (qr, qr_pool) = qr_renderer(&settings, Arc::clone(&blobs));
+        children.push(qr_pool);
         let invalidations = spawn_invalidation_listener(&cache, links.clone());
         let (clicks, aggregator) = clicks_and_aggregator(
             &settings,
@@ -181,6 +194,10 @@ impl Application {
             Duration::from_secs(settings.auth.key_cache_ttl_secs),
         );
         let trusted_proxies = trusted_proxies(&settings)?;
+        let limiter = Arc::new(RateLimiter::new(
+            Arc::clone(&cache),
+            settings.rate_limit.clone(),
+        ));
         let public_base = public_url.as_str().trim_end_matches('/').to_owned();
         let state = Arc::new(AppState {
             settings,
@@ -190,10 +207,12 @@ impl Application {
             cache,
             queue,
             links,
+            qr,
             clicks,
             live,
             accounts,
             trusted_proxies,
+            limiter,
             actor_restarts,
             click_flushes,
         });
@@ -301,6 +320,7 @@ fn links_and_actors(
     public_url: &Url,
     reserved: ReservedNames,
     shared: SharedCache,
+    queue: Arc<dyn JobQueue>,
 ) -> (Links, Vec<ChildSpec>) {
     let config = &settings.links;
     let high_water = Arc::new(AtomicU64::new(0));
@@ -353,13 +373,37 @@ fn links_and_actors(
     own_hosts.extend(public_url.host_str().map(str::to_owned));
     let rules = LinkRules {
         anonymous_create: config.anonymous_create,
+        prerender_qr: settings.qr.prerender,
         policy: UrlPolicy::new(own_hosts, config.max_url_bytes),
         reserved,
     };
     let slack = config.high_water_slack;
     let ids = IdAllocatorHandle::new(ids_slot, high_water, slack);
-    let links = Links::new(db.clone(), codec, ids, shards_slot, caches, shared, rules);
+    let links = Links::new(LinkParts {
+        db: db.clone(),
+        codec,
+        ids,
+        shards: shards_slot,
+        caches,
+        shared,
+        queue,
+        rules,
+    });
     (links, children)
+}
+
+/// Builds the QR handle and the supervisor's recipe for its render pool.
+fn qr_renderer(settings: &Settings, blobs: Arc<dyn BlobStore>) -> (QrRenderer, ChildSpec) {
+    let config = &settings.qr;
+    let mut pool = QrPoolConfig::default();
+    if config.workers > 0 {
+        pool.workers = config.workers;
+    }
+    pool.queue_limit = config.queue_limit.max(1);
+    let slot = ActorSlot::<QrFactory>::new("qr_renderer");
+    let timeout = Duration::from_millis(config.render_timeout_ms.max(1));
+    let renderer = QrRenderer::new(slot.clone(), blobs, timeout);
+    (renderer, linkyard_actors::qr::child_spec(slot, pool))
 }
 
 /// Builds the click handle and the supervisor's recipe for the aggregator behind it.

@@ -38,6 +38,7 @@ pub struct Settings {
     pub web: WebSettings,
     pub queue: QueueSettings,
     pub analytics: AnalyticsSettings,
+    pub qr: QrSettings,
     pub search: SearchSettings,
 }
 
@@ -206,6 +207,17 @@ pub struct BucketSettings {
     pub capacity: std::num::NonZeroU32,
     #[serde(deserialize_with = "positive_rate")]
     pub refill_per_sec: f64,
+}
+
+/// QR rendering. `config/default.toml` documents each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrSettings {
+    /// Workers rendering at once; 0 means one per CPU.
+    pub workers: usize,
+    pub queue_limit: usize,
+    pub render_timeout_ms: u64,
+    pub prerender: bool,
 }
 
 /// Click analytics. `config/default.toml` documents each key.

@@ -5,6 +5,7 @@
 //! transaction. A caller is answered only after its batch has committed, so every acknowledged
 //! link is durable, and SQLite sees one writer instead of many competing for its lock.
 
+use crate::backends::queue::NewJob;
 use crate::db::entities::links;
 use crate::db::{self, DbError};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -24,13 +25,16 @@ pub struct LinkWriterArguments {
 }
 
 pub enum LinkWriterMessage {
-    Insert(Box<links::ActiveModel>, String, InsertReply),
+    /// Inserts a link, and with it the job to enqueue when it is inserted.
+    Insert(Box<links::ActiveModel>, Option<NewJob>, String, InsertReply),
     BatchCommitted,
 }
 
+type Pending = (Box<links::ActiveModel>, Option<NewJob>, String, InsertReply);
+
 pub struct LinkWriterState {
     arguments: LinkWriterArguments,
-    pending: Vec<(Box<links::ActiveModel>, String, InsertReply)>,
+    pending: Vec<Pending>,
     committing: bool,
 }
 
@@ -58,7 +62,9 @@ impl Actor for LinkWriter {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            LinkWriterMessage::Insert(row, code, reply) => state.pending.push((row, code, reply)),
+            LinkWriterMessage::Insert(row, job, code, reply) => {
+                state.pending.push((row, job, code, reply))
+            }
             LinkWriterMessage::BatchCommitted => state.committing = false,
         }
         if !state.committing && !state.pending.is_empty() {
@@ -96,13 +102,10 @@ fn commit_next_batch(myself: &ActorRef<LinkWriterMessage>, state: &mut LinkWrite
     });
 }
 
-async fn commit(
-    db: &DatabaseConnection,
-    batch: Vec<(Box<links::ActiveModel>, String, InsertReply)>,
-) {
+async fn commit(db: &DatabaseConnection, batch: Vec<Pending>) {
     let (rows, waiters): (Vec<_>, Vec<_>) = batch
         .into_iter()
-        .map(|(row, code, reply)| (*row, (code, reply)))
+        .map(|(row, job, code, reply)| ((*row, job), (code, reply)))
         .unzip();
 
     let size = rows.len();

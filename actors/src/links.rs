@@ -1,6 +1,7 @@
 //! `Links`: the handle that request handlers use for short links. It validates input, allocates
 //! ids, reads the shards' hot caches directly and sends everything else to the owning shard.
 
+use crate::backends::queue::{JobQueue, NewJob, RENDER_QR};
 use crate::db::entities::links;
 use crate::db::{self, DbError};
 use crate::domain::{Alias, AliasError, CodeCodec, ReservedNames, TargetUrl, UrlError, UrlPolicy};
@@ -113,6 +114,8 @@ pub struct LinkPatch {
 #[derive(Debug, Clone)]
 pub struct LinkRules {
     pub anonymous_create: bool,
+    /// Whether each new link gets a job that renders its default QR image ahead of time.
+    pub prerender_qr: bool,
     pub policy: UrlPolicy,
     pub reserved: ReservedNames,
 }
@@ -123,40 +126,27 @@ pub struct Links {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    db: DatabaseConnection,
-    codec: CodeCodec,
-    ids: IdAllocatorHandle,
-    shards: ActorSlot<ShardFactory>,
-    caches: Vec<ShardCache>,
-    shared: SharedCache,
-    rules: LinkRules,
+/// Everything the links handle works with.
+pub struct LinkParts {
+    pub db: DatabaseConnection,
+    pub codec: CodeCodec,
+    pub ids: IdAllocatorHandle,
+    pub shards: ActorSlot<ShardFactory>,
+    pub caches: Vec<ShardCache>,
+    pub shared: SharedCache,
+    pub queue: Arc<dyn JobQueue>,
+    pub rules: LinkRules,
 }
+
+type Inner = LinkParts;
 
 /// Who is asking: a signed-in user or an anonymous client.
 pub type Caller = Option<i64>;
 
 impl Links {
-    pub fn new(
-        db: DatabaseConnection,
-        codec: CodeCodec,
-        ids: IdAllocatorHandle,
-        shards: ActorSlot<ShardFactory>,
-        caches: Vec<ShardCache>,
-        shared: SharedCache,
-        rules: LinkRules,
-    ) -> Self {
-        let inner = Inner {
-            db,
-            codec,
-            ids,
-            shards,
-            caches,
-            shared,
-            rules,
-        };
+    pub fn new(parts: LinkParts) -> Self {
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(parts),
         }
     }
 
@@ -202,14 +192,23 @@ impl Links {
         };
 
         let row = Box::new(sea_orm::IntoActiveModel::into_active_model(model.clone()));
+        let job = self
+            .inner
+            .rules
+            .prerender_qr
+            .then(|| qr_job(model.id, &code));
         let shard_code = code.clone();
         let inserted = self
             .call_shard(&code, |reply| UrlShardMessage::Create {
                 row,
+                job,
                 code: shard_code,
                 reply,
             })
             .await?;
+        if inserted && self.inner.rules.prerender_qr {
+            self.inner.queue.wake();
+        }
         if !inserted {
             if alias.is_none() {
                 tracing::error!(
@@ -489,6 +488,12 @@ impl Links {
         row.updated_at = Set(now);
         Ok(row)
     }
+}
+
+/// The job that renders a new link's default QR image, keyed by the link id so that a
+/// redelivered job renders nothing twice.
+fn qr_job(id: i64, code: &str) -> NewJob {
+    NewJob::new(RENDER_QR, serde_json::json!({ "link": code })).with_id(format!("qr-link-{id}"))
 }
 
 fn parse_future_expiry(

@@ -8,6 +8,7 @@
 //! so a client reads its own writes on this instance.
 
 use crate::backends::cache::{Cache, CacheValue};
+use crate::backends::queue::NewJob;
 use crate::db::entities::links;
 use crate::db::{self, DbError};
 use crate::link_writer::LinkWriterMessage;
@@ -240,6 +241,8 @@ pub enum UrlShardMessage {
     /// Inserts a new link through the group-commit writer. Replies whether the code was free.
     Create {
         row: Box<links::ActiveModel>,
+        /// A job to enqueue in the same transaction as the row.
+        job: Option<NewJob>,
         code: String,
         reply: RpcReplyPort<Result<bool, ShardError>>,
     },
@@ -328,9 +331,12 @@ impl Worker for UrlShard {
                 epoch,
                 result,
             } => loaded(state, code, epoch, result),
-            UrlShardMessage::Create { row, code, reply } => {
-                create(factory, state, row, code, reply)
-            }
+            UrlShardMessage::Create {
+                row,
+                job,
+                code,
+                reply,
+            } => create(factory, state, row, job, code, reply),
             UrlShardMessage::Update { row, code, reply } => {
                 update(factory, state, row, code, reply)
             }
@@ -463,6 +469,7 @@ fn create(
     factory: &Factory,
     state: &mut UrlShardState,
     row: Box<links::ActiveModel>,
+    job: Option<NewJob>,
     code: String,
     reply: RpcReplyPort<Result<bool, ShardError>>,
 ) {
@@ -475,7 +482,7 @@ fn create(
     write_then_cache(factory, &state.arguments.shared, key, reply, async move {
         let inserted = writer
             .call(
-                |reply| LinkWriterMessage::Insert(row, code, reply),
+                |reply| LinkWriterMessage::Insert(row, job, code, reply),
                 Duration::from_secs(30),
             )
             .await

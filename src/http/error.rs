@@ -10,6 +10,7 @@ use linkyard_actors::backends::search::SearchError;
 use linkyard_actors::db::DbError;
 use linkyard_actors::domain::SearchQueryError;
 use linkyard_actors::links::LinkError;
+use linkyard_actors::qr::{QrError, QrOptionError};
 use linkyard_actors::supervisor::ActorUnavailable;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -187,6 +188,36 @@ impl From<LinkError> for ApiError {
         match field {
             Some(field) => error.with_field(field),
             None => error,
+        }
+    }
+}
+
+impl From<QrOptionError> for ApiError {
+    fn from(error: QrOptionError) -> Self {
+        QrError::InvalidOption(error).into()
+    }
+}
+
+impl From<QrError> for ApiError {
+    fn from(error: QrError) -> Self {
+        match error {
+            QrError::Unavailable(actor) => actor.into(),
+            QrError::Backend { backend, .. } => Self::backend_unavailable(backend, &error),
+            QrError::EncodingFailed { .. } => {
+                tracing::error!(%error, "encoding a QR image failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "qr_encoding_failed",
+                    error.to_string(),
+                )
+            }
+            other => {
+                let api = Self::bad_request(other.code(), other.to_string());
+                match other.field() {
+                    Some(field) => api.with_field(field),
+                    None => api,
+                }
+            }
         }
     }
 }

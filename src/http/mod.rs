@@ -5,10 +5,13 @@ pub mod client_ip;
 pub mod error;
 pub mod links;
 pub mod ops;
+pub mod qr;
+pub mod rate_limit;
 pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod stats;
 
 use crate::app::AppState;
 use error::ApiError;
@@ -96,18 +99,9 @@ async fn dispatch(
 
     let mut response = match matched {
         Ok(matched) => {
-            let (parts, body) = request.into_parts();
-            let ctx = Ctx {
-                state,
-                parts,
-                body: Some(body),
-                params: matched.params,
-                peer,
-            };
-            (matched.handler)(ctx)
+            handle(request, matched, peer, state)
                 .instrument(span.clone())
                 .await
-                .unwrap_or_else(ApiError::into_response)
         }
         Err(error) => error.into_response(),
     };
@@ -123,6 +117,45 @@ async fn dispatch(
         }
     });
     Ok(response)
+}
+
+/// Runs a matched route: rate limits first, then the handler.
+async fn handle(
+    request: Request<Incoming>,
+    matched: router::Matched,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let class = rate_limit::RouteClass::of(&parts.method, matched.pattern);
+    let limited = class.filter(|_| state.limiter.enabled()).map(|class| {
+        let client_ip = state.trusted_proxies.client_ip(peer.ip(), &parts.headers);
+        (class, rate_limit::client_key(&parts.headers, client_ip))
+    });
+    if let Some((class, client)) = &limited
+        && let Err(error) = state.limiter.check(*class, client).await
+    {
+        return error.into_response();
+    }
+
+    let limiter = Arc::clone(&state.limiter);
+    let ctx = Ctx {
+        state,
+        parts,
+        body: Some(body),
+        params: matched.params,
+        peer,
+    };
+    let response = (matched.handler)(ctx)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+
+    if let Some((rate_limit::RouteClass::Redirect, client)) = &limited
+        && response.status() == http::StatusCode::NOT_FOUND
+    {
+        limiter.record_not_found(client).await;
+    }
+    response
 }
 
 /// Keeps a well-formed incoming request id, so one id follows a request through proxies, or

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::request::Ctx;
 use super::response::Response;
-use super::{links, ops, redirect};
+use super::{links, ops, qr, redirect, stats};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -37,6 +37,11 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/links/{code}" => links::get),
         route!(PATCH "/api/links/{code}" => links::update),
         route!(DELETE "/api/links/{code}" => links::delete),
+        route!(GET "/api/links/{code}/stats" => stats::link_stats),
+        route!(GET "/api/stats/top" => stats::top),
+        route!(GET "/stats/{code}" => stats::link_stats_page),
+        route!(GET "/api/links/{code}/qr.png" => qr::link_png),
+        route!(GET "/api/links/{code}/qr.svg" => qr::link_svg),
         route!(GET "/{code}" => redirect::follow),
         route!(HEAD "/{code}" => redirect::follow),
     ]

@@ -12,6 +12,7 @@ pub mod home;
 pub mod layout;
 pub mod lines;
 pub mod paste;
+pub mod stats;
 
 pub use assets::{StaticAsset, static_asset, stylesheet};
 pub use error::error_page;

@@ -33,6 +33,8 @@ pub fn test_settings(data_dir: &TempDir) -> Settings {
     settings.server.listen = "127.0.0.1:0".parse().expect("address");
     settings.storage.data_dir = data_dir.path().to_path_buf();
     settings.database.max_connections = 4;
+    // Tests send bursts from one address; the rate-limit tests turn limits back on.
+    settings.rate_limit.enabled = false;
     settings
 }
 
@@ -77,6 +79,31 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Op
         _data_dir: data_dir,
         postgres,
     })
+}
+
+/// Starts a second application on the same PostgreSQL database as `first`, as another
+/// instance of one deployment would run.
+pub async fn spawn_instance_of(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = test_settings(&data_dir);
+    settings.database.url = first
+        .postgres
+        .as_ref()
+        .expect("instances share a PostgreSQL database")
+        .url
+        .clone();
+    configure(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
+    let base = format!("http://{}", app.local_addr());
+    TestApp {
+        base,
+        client: first.client.clone(),
+        app: Some(app),
+        _data_dir: data_dir,
+        postgres: None,
+    }
 }
 
 impl TestApp {

@@ -6,6 +6,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod analytics;
 mod faults;
 mod helpers;
+mod instances;
 mod links;
+mod qr;
+mod shutdown;

@@ -5,14 +5,14 @@
 //! The outage test starts and kills a redis-server of its own on a free port.
 
 use super::support::eventually;
+use super::support::redis::OwnRedis;
 use bytes::Bytes;
 use chrono::{Duration as Days, Utc};
 use linkyard::backends::cache::memory::MemoryCache;
 use linkyard::backends::cache::redis::RedisCache;
 use linkyard::settings::{CacheBackend, CacheSettings, Settings};
 use linkyard_actors::backends::cache::{Cache, CacheError, CacheValue, Invalidation};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -562,80 +562,6 @@ async fn redis_invalidations_reach_other_instances() {
     instance.close().await;
     clean_up(other_deployment).await;
     clean_up(publisher).await;
-}
-
-/// A redis-server of the test's own, killed when dropped.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    /// Starts redis-server on a free port, or returns `None` when it is not installed.
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let mut server = Self { port, child: None };
-        server.restart()?;
-        Some(server)
-    }
-
-    fn restart(&mut self) -> Option<()> {
-        let port = self.port.to_string();
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) => {
-                eprintln!("skipped: redis-server could not be started ({error})");
-                return None;
-            }
-        };
-        self.child = Some(child);
-
-        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(())
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Log output captured for one test.

@@ -4,6 +4,9 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod mmdb;
+pub mod redis;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 

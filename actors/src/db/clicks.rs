@@ -3,7 +3,7 @@
 
 use super::{DbError, DbResultExt};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DeriveIden, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DeriveIden};
 use std::collections::HashSet;
 
 /// Rows per statement; keeps every statement under both backends' bind-parameter limits.
@@ -57,7 +57,7 @@ pub struct ClickRows {
 
 /// Writes one flush in one transaction. Rows of links that were deleted meanwhile are dropped.
 pub async fn flush(db: &DatabaseConnection, mut rows: ClickRows) -> Result<(), DbError> {
-    let transaction = db.begin().await.during("begin click flush")?;
+    let transaction = super::begin_write(db, "begin click flush").await?;
     let existing = existing_links(&transaction, &rows).await?;
     rows.hours.retain(|(link, _, _)| existing.contains(link));
     rows.dimensions.retain(|(link, ..)| existing.contains(link));

@@ -74,6 +74,21 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbError>
     Database::connect(connect).await.during("connect")
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait for the
+/// lock and fails with "database is locked" whenever another connection is writing.
+pub async fn begin_write(
+    db: &DatabaseConnection,
+    operation: &'static str,
+) -> Result<sea_orm::DatabaseTransaction, DbError> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await.during(operation)
+}
+
 /// Runs a trivial query, for readiness checks.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
     db.execute_unprepared("SELECT 1").await.during("ping")?;

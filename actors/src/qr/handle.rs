@@ -37,8 +37,13 @@ struct Inner {
     /// Flights by cache key. An entry lives until its image is stored, so a request that arrives
     /// during the write joins the finished flight instead of rendering again.
     flights: Mutex<HashMap<String, Flight>>,
+    /// Recently served images, so a popular code is answered without reading the store.
+    memory: moka::sync::Cache<String, Rendered>,
     stats: Counters,
 }
+
+/// Bytes of images kept in memory.
+const MEMORY_BYTES: u64 = 32 * 1024 * 1024;
 
 #[derive(Default)]
 struct Counters {
@@ -67,6 +72,12 @@ impl QrRenderer {
             store,
             timeout,
             flights: Mutex::new(HashMap::new()),
+            memory: moka::sync::Cache::builder()
+                .max_capacity(MEMORY_BYTES)
+                .weigher(|key: &String, image: &Rendered| {
+                    u32::try_from(key.len() + image.bytes.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
             stats: Counters::default(),
         };
         Self {
@@ -83,8 +94,15 @@ impl QrRenderer {
         format: QrFormat,
     ) -> Result<Rendered, QrError> {
         let key = cache_key(data, options, format);
-        let flight = self.join_or_start(key, data, options, format);
-        flight.await
+        if let Some(image) = self.inner.memory.get(&key) {
+            self.inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(image);
+        }
+        let image = self
+            .join_or_start(key.clone(), data, options, format)
+            .await?;
+        self.inner.memory.insert(key, image.clone());
+        Ok(image)
     }
 
     /// Renders and stores the default PNG of `data` unless the store has it already. Background
