@@ -157,6 +157,7 @@ impl Application {
             ttl: Duration::from_secs(settings.links.cache_ttl_secs.max(1)),
             negative_ttl: Duration::from_secs(settings.links.negative_cache_ttl_secs.max(1)),
             generation: Arc::new(AtomicU64::new(0)),
+            stats: Arc::default(),
         };
         let (links, mut children) = links_and_actors(
             &settings,

@@ -7,6 +7,7 @@ pub mod backends;
 pub mod cli;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod migrate;
 pub mod settings;
 pub mod telemetry;

@@ -8,7 +8,7 @@ use crate::domain::{Alias, AliasError, CodeCodec, ReservedNames, TargetUrl, UrlE
 use crate::id_allocator::{IdAllocatorHandle, IdError};
 use crate::supervisor::{ActorSlot, ActorUnavailable};
 use crate::url_shard::{
-    CacheEntry, CachedLink, ShardCache, ShardFactory, SharedCache, UrlShardMessage,
+    CacheEntry, CachedLink, LinkCacheStats, ShardCache, ShardFactory, SharedCache, UrlShardMessage,
 };
 use chrono::{DateTime, Utc};
 use ractor::factory::hash::hash_with_max;
@@ -150,6 +150,11 @@ impl Links {
         }
     }
 
+    /// Counters of the link caches.
+    pub fn cache_stats(&self) -> &LinkCacheStats {
+        &self.inner.shared.stats
+    }
+
     pub fn rules(&self) -> &LinkRules {
         &self.inner.rules
     }
@@ -245,7 +250,11 @@ impl Links {
         let not_found = || LinkError::NotFound {
             code: code.to_owned(),
         };
+        let stats = &self.inner.shared.stats;
         if let Some(entry) = self.cache_for(code).get(code) {
+            stats
+                .hot_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return entry.ok_or_else(not_found);
         }
         if let Some(id) = self.inner.codec.decode(code)
@@ -254,6 +263,9 @@ impl Links {
             return Err(not_found());
         }
 
+        stats
+            .hot_misses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let owned = code.to_owned();
         let entry: CacheEntry = self
             .call_shard(code, |reply| UrlShardMessage::Resolve {

@@ -123,6 +123,20 @@ pub struct SharedCache {
     pub negative_ttl: Duration,
     /// Bumped when every hot cache is dropped, so reads that overlapped the drop are not cached.
     pub generation: Arc<AtomicU64>,
+    pub stats: Arc<LinkCacheStats>,
+}
+
+/// Counters of the link caches, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct LinkCacheStats {
+    /// Redirects answered from a hot cache without an actor call.
+    pub hot_hits: AtomicU64,
+    /// Look-ups that reached a shard.
+    pub hot_misses: AtomicU64,
+    /// Shard look-ups answered by the shared cache.
+    pub shared_hits: AtomicU64,
+    /// Link reads from the database.
+    pub database_reads: AtomicU64,
 }
 
 impl SharedCache {
@@ -396,8 +410,10 @@ async fn load(
     code: &str,
 ) -> Result<CacheEntry, ShardError> {
     if let Some(entry) = shared.get(code).await {
+        shared.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
         return Ok(entry);
     }
+    shared.stats.database_reads.fetch_add(1, Ordering::Relaxed);
     let model = db::links::find_by_code(db, code).await.map_err(Arc::new)?;
     let entry = model
         .as_ref()

@@ -108,7 +108,9 @@ async fn dispatch(
 
     response.headers_mut().insert(REQUEST_ID, request_id);
     let status = response.status().as_u16();
-    let latency_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    crate::metrics::METRICS.observe_request(route, &method, status, elapsed);
+    let latency_us = elapsed.as_micros() as u64;
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(status, latency_us, "request failed");

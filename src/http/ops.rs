@@ -11,6 +11,16 @@ pub async fn healthz(_ctx: Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &json!({ "status": "ok" })))
 }
 
+/// Prometheus metrics in the text exposition format.
+pub async fn metrics(ctx: Ctx) -> Result<Response, ApiError> {
+    let text = crate::metrics::METRICS.render(&ctx.state).await;
+    Ok(super::response::with_body(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text,
+    ))
+}
+
 /// Every configured backend answers. A failing backend is named, with a 503.
 pub async fn readyz(ctx: Ctx) -> Result<Response, ApiError> {
     let checks = ctx.state.check_backends().await;

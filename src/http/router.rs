@@ -32,6 +32,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         route!(GET "/healthz" => ops::healthz),
         route!(GET "/readyz" => ops::readyz),
+        route!(GET "/metrics" => ops::metrics),
         route!(POST "/api/links" => links::create),
         route!(GET "/api/links" => links::list),
         route!(GET "/api/links/{code}" => links::get),

@@ -11,5 +11,6 @@ mod faults;
 mod helpers;
 mod instances;
 mod links;
+mod ops;
 mod qr;
 mod shutdown;

@@ -5,6 +5,7 @@
 pub mod outbox;
 pub mod rabbitmq;
 
+use crate::metrics::{JobOutcome, METRICS};
 use crate::settings::{QueueBackend, QueueSettings, redact_password};
 use futures_util::FutureExt;
 use linkyard_actors::backends::queue::{
@@ -244,7 +245,7 @@ pub async fn run_handler(
     timeout: Duration,
 ) -> Result<(), JobFailure> {
     let run = AssertUnwindSafe(handler.handle(job)).catch_unwind();
-    match tokio::time::timeout(timeout, run).await {
+    let result = match tokio::time::timeout(timeout, run).await {
         Ok(Ok(result)) => result,
         Ok(Err(panic)) => Err(JobFailure::retryable(format!(
             "the handler panicked: {}",
@@ -254,7 +255,13 @@ pub async fn run_handler(
             "the handler timed out after {} ms",
             timeout.as_millis()
         ))),
-    }
+    };
+    let outcome = match &result {
+        Ok(()) => JobOutcome::Succeeded,
+        Err(_) => JobOutcome::Failed,
+    };
+    METRICS.job(&job.kind, outcome);
+    result
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

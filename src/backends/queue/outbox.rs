@@ -300,7 +300,10 @@ impl Poller {
     async fn park(&self, row: &OutboxRow, attempt: u32, failure: &JobFailure) {
         let reason = failure.reason();
         match db::outbox::park(&self.db, row.id, &self.owner, Utc::now(), reason).await {
-            Ok(true) => tracing::error!(reason, attempts = attempt, "job parked"),
+            Ok(true) => {
+                crate::metrics::METRICS.job(&row.kind, crate::metrics::JobOutcome::Parked);
+                tracing::error!(reason, attempts = attempt, "job parked")
+            }
             Ok(false) => tracing::warn!(
                 reason,
                 "job failed after its lease was lost; the new holder settles it"

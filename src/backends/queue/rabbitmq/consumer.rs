@@ -383,6 +383,7 @@ impl JobContext {
         match parked {
             Ok(()) => {
                 ack(delivery).await;
+                crate::metrics::METRICS.job(&job.kind, crate::metrics::JobOutcome::Parked);
                 tracing::error!(reason, attempts = job.attempt, "job parked");
             }
             Err(error) => {

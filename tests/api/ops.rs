@@ -1,0 +1,89 @@
+//! Operations: metrics, and the coalescing of concurrent cache misses.
+
+use crate::helpers::{Db, on_both_databases, spawn_app};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+on_both_databases!(
+    concurrent_misses_read_the_database_once,
+    metrics_are_exposed
+);
+
+async fn concurrent_misses_read_the_database_once(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    app.create_link(
+        None,
+        json!({ "url": "https://example.com/popular", "alias": "popular-link" }),
+    )
+    .await;
+    let state = app.application().state();
+    // Forget the link everywhere but the database.
+    state.links.invalidate_all();
+    state
+        .cache
+        .delete("link:popular-link")
+        .await
+        .expect("shared entry deleted");
+    let stats = state.links.cache_stats();
+    let reads_before = stats.database_reads.load(Ordering::SeqCst);
+
+    let requests = (0..1000).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/popular-link");
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(statuses.iter().all(|status| *status == 302), "{statuses:?}");
+    let reads = stats.database_reads.load(Ordering::SeqCst) - reads_before;
+    assert_eq!(
+        reads, 1,
+        "1000 concurrent misses for one code read the database once"
+    );
+    app.shutdown().await;
+}
+
+async fn metrics_are_exposed(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let link = app
+        .create_link(None, json!({ "url": "https://example.com/m" }))
+        .await;
+    let code = link["code"].as_str().expect("code");
+    assert_eq!(app.get(&format!("/{code}"), None).await.status(), 302);
+    assert_eq!(app.get("/no-such-code", None).await.status(), 404);
+
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.expect("body");
+    for needle in [
+        "linkyard_http_requests_total{route=\"/{code}\",method=\"GET\",status=\"302\"}",
+        "linkyard_http_requests_total{route=\"/{code}\",method=\"GET\",status=\"404\"}",
+        "linkyard_http_request_duration_seconds_count{route=\"/api/links\"}",
+        "linkyard_link_cache_hot_hits_total",
+        "linkyard_link_database_reads_total",
+        "linkyard_actor_restarts_total",
+        "linkyard_click_flushes_total",
+        "linkyard_queue_depth",
+        "linkyard_qr_renders_total",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    app.shutdown().await;
+}
