@@ -153,6 +153,7 @@ impl Application {
         let actor_restarts = Arc::new(AtomicU64::new(0));
         let click_flushes = Arc::new(AtomicU64::new(0));
         let shared = SharedCache {
+            enabled: cache.name() != "memory",
             cache: Arc::clone(&cache),
             ttl: Duration::from_secs(settings.links.cache_ttl_secs.max(1)),
             negative_ttl: Duration::from_secs(settings.links.negative_cache_ttl_secs.max(1)),

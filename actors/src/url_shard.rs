@@ -119,6 +119,9 @@ impl CachedLink {
 #[derive(Clone)]
 pub struct SharedCache {
     pub cache: Arc<dyn Cache>,
+    /// Off when the cache lives in this process: the hot caches already hold what it would, and
+    /// there is no other instance to tell about writes.
+    pub enabled: bool,
     pub ttl: Duration,
     pub negative_ttl: Duration,
     /// Bumped when every hot cache is dropped, so reads that overlapped the drop are not cached.
@@ -135,7 +138,8 @@ pub struct LinkCacheStats {
     pub hot_misses: AtomicU64,
     /// Shard look-ups answered by the shared cache.
     pub shared_hits: AtomicU64,
-    /// Link reads from the database.
+    /// Queries for links sent to the database; one query reads every code a shard missed
+    /// while the previous query ran.
     pub database_reads: AtomicU64,
 }
 
@@ -146,6 +150,9 @@ impl SharedCache {
 
     /// Looks a code up in the shared cache. `None` means the shared cache could not answer.
     async fn get(&self, code: &str) -> Option<CacheEntry> {
+        if !self.enabled {
+            return None;
+        }
         match self.cache.get(&Self::key(code)).await {
             Ok(Some(CacheValue::Present(bytes))) => {
                 CachedLink::from_shared(&bytes).map(|link| Some(Arc::new(link)))
@@ -157,6 +164,9 @@ impl SharedCache {
 
     /// Fills the shared cache after a database read, never over a newer entry.
     async fn fill(&self, code: &str, entry: &CacheEntry) {
+        if !self.enabled {
+            return;
+        }
         let (value, ttl) = self.value_of(entry);
         let _ = self
             .cache
@@ -167,7 +177,7 @@ impl SharedCache {
     /// Stores the outcome of a write and tells every instance to drop its hot entry. A failure
     /// is retried in the background so that other instances do not keep a stale entry.
     async fn publish(&self, code: &str, entry: &CacheEntry) {
-        if self.try_publish(code, entry).await {
+        if !self.enabled || self.try_publish(code, entry).await {
             return;
         }
         let shared = self.clone();
@@ -244,6 +254,9 @@ impl moka::Expiry<String, CacheEntry> for EntryExpiry {
 }
 
 pub type ShardError = Arc<DbError>;
+
+/// The most codes one database read asks for; both backends accept this many parameters.
+const MAX_CODES_PER_READ: usize = 500;
 pub type ShardFactory = FactoryMessage<String, UrlShardMessage>;
 
 pub enum UrlShardMessage {
@@ -277,9 +290,8 @@ pub enum UrlShardMessage {
     #[doc(hidden)]
     InjectFailure { code: String },
     Loaded {
-        code: String,
         epoch: (u64, u64),
-        result: Result<CacheEntry, ShardError>,
+        results: Vec<(String, Result<CacheEntry, ShardError>)>,
     },
     Written {
         code: String,
@@ -300,8 +312,11 @@ pub struct UrlShard;
 
 pub struct UrlShardState {
     arguments: UrlShardArguments,
-    /// Callers waiting for the database read of a code.
+    /// Callers waiting for the read of a code.
     pending: HashMap<String, Vec<RpcReplyPort<Result<CacheEntry, ShardError>>>>,
+    /// Codes missed while a read ran; the next read takes them all at once.
+    queued: Vec<String>,
+    reading: bool,
     /// Counts completed writes, so a read that overlapped a write does not fill the cache.
     epoch: u64,
 }
@@ -327,6 +342,8 @@ impl Worker for UrlShard {
         Ok(UrlShardState {
             arguments,
             pending: HashMap::new(),
+            queued: Vec::new(),
+            reading: false,
             epoch: 0,
         })
     }
@@ -340,11 +357,15 @@ impl Worker for UrlShard {
     ) -> Result<String, ActorProcessingErr> {
         match msg {
             UrlShardMessage::Resolve { code, reply } => resolve(factory, state, code, reply),
-            UrlShardMessage::Loaded {
-                code,
-                epoch,
-                result,
-            } => loaded(state, code, epoch, result),
+            UrlShardMessage::Loaded { epoch, results } => {
+                state.reading = false;
+                for (code, result) in results {
+                    loaded(state, code, epoch, result);
+                }
+                if !state.queued.is_empty() {
+                    start_read(factory, state);
+                }
+            }
             UrlShardMessage::Create {
                 row,
                 job,
@@ -387,40 +408,82 @@ fn resolve(
         return;
     }
     state.pending.insert(code.clone(), vec![reply]);
+    state.queued.push(code);
+    if !state.reading {
+        start_read(factory, state);
+    }
+}
+
+/// Reads every queued code in one go, off the shard. Misses that arrive meanwhile queue up for
+/// the next read, so under load each read serves many codes (the read-side twin of the group
+/// commit of new links).
+fn start_read(factory: &Factory, state: &mut UrlShardState) {
+    let take = state.queued.len().min(MAX_CODES_PER_READ);
+    let codes: Vec<String> = state.queued.drain(..take).collect();
+    let Some(first) = codes.first().cloned() else {
+        return;
+    };
+    state.reading = true;
 
     let db = state.arguments.db.clone();
     let shared = state.arguments.shared.clone();
     let epoch = epoch_of(state);
     let factory = factory.clone();
     tokio::spawn(async move {
-        let result = load(&db, &shared, &code).await;
-        let message = UrlShardMessage::Loaded {
-            code: code.clone(),
-            epoch,
-            result,
-        };
-        let _ = factory.dispatch(code, message);
+        let results = load(&db, &shared, codes).await;
+        if let Err(error) = factory.dispatch(first, UrlShardMessage::Loaded { epoch, results }) {
+            tracing::debug!(%error, "read result dropped: url shards are stopping");
+        }
     });
 }
 
-/// Reads a code from the shared cache, or from the database, filling the shared cache.
+/// Reads codes from the shared cache, then the rest from the database in one query, filling the
+/// shared cache with what the database says.
 async fn load(
     db: &DatabaseConnection,
     shared: &SharedCache,
-    code: &str,
-) -> Result<CacheEntry, ShardError> {
-    if let Some(entry) = shared.get(code).await {
-        shared.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
-        return Ok(entry);
+    codes: Vec<String>,
+) -> Vec<(String, Result<CacheEntry, ShardError>)> {
+    let lookups = codes.iter().map(|code| shared.get(code));
+    let cached = futures_util::future::join_all(lookups).await;
+    let mut results = Vec::with_capacity(codes.len());
+    let mut missing = Vec::new();
+    for (code, entry) in codes.into_iter().zip(cached) {
+        match entry {
+            Some(entry) => {
+                shared.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
+                results.push((code, Ok(entry)));
+            }
+            None => missing.push(code),
+        }
     }
+    if missing.is_empty() {
+        return results;
+    }
+
     shared.stats.database_reads.fetch_add(1, Ordering::Relaxed);
-    let model = db::links::find_by_code(db, code).await.map_err(Arc::new)?;
-    let entry = model
-        .as_ref()
-        .and_then(CachedLink::from_model)
-        .map(Arc::new);
-    shared.fill(code, &entry).await;
-    Ok(entry)
+    match db::links::find_by_codes(db, &missing).await {
+        Ok(models) => {
+            for code in missing {
+                let entry = models
+                    .iter()
+                    .find(|model| model.code == code)
+                    .and_then(CachedLink::from_model)
+                    .map(Arc::new);
+                shared.fill(&code, &entry).await;
+                results.push((code, Ok(entry)));
+            }
+        }
+        Err(error) => {
+            let error = Arc::new(error);
+            results.extend(
+                missing
+                    .into_iter()
+                    .map(|code| (code, Err(Arc::clone(&error)))),
+            );
+        }
+    }
+    results
 }
 
 /// The shard's write count and the global drop count: a read that started under another pair

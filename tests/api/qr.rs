@@ -208,14 +208,22 @@ async fn new_links_are_prerendered(db: Db) {
         return;
     };
     let code = link_code(&app).await;
-    let qr = app.application().state().qr.clone();
+    let state = app.application().state();
+    let qr = state.qr.clone();
 
     // The default PNG reaches the blob store through the job queue, not through a request.
+    let short_url = app.url(&format!("/{code}"));
+    let options = linkyard_actors::qr::QrOptions::default();
+    let format = linkyard_actors::qr::QrFormat::Png;
+    let key = linkyard_actors::qr::blob_key(
+        &linkyard_actors::qr::cache_key(&short_url, &options, format),
+        format,
+    );
     let stored = eventually(Duration::from_secs(10), || async {
-        (qr.stats().renders >= 1).then_some(())
+        state.blobs.exists(&key).await.ok().filter(|stored| *stored)
     })
     .await;
-    assert!(stored.is_some(), "the pre-render job ran");
+    assert!(stored.is_some(), "the pre-render job stored the image");
     let renders = qr.stats().renders;
 
     let response = app.get(&format!("/api/links/{code}/qr.png"), None).await;

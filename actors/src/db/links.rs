@@ -69,6 +69,18 @@ pub async fn find_by_code(
         .during("find link")
 }
 
+/// Returns the links with any of these codes.
+pub async fn find_by_codes(
+    db: &DatabaseConnection,
+    codes: &[String],
+) -> Result<Vec<links::Model>, DbError> {
+    Entity::find()
+        .filter(Column::Code.is_in(codes.iter().cloned()))
+        .all(db)
+        .await
+        .during("find links")
+}
+
 pub async fn update(
     db: &DatabaseConnection,
     row: links::ActiveModel,
