@@ -143,7 +143,7 @@ impl Application {
         let blobs = crate::backends::blob::connect(&settings)
             .await
             .context("opening the blob store")?;
-        let cache = crate::backends::cache::connect(&settings.cache)
+        let cache = crate::backends::cache::connect(&settings.cache, &settings.storage.data_dir)
             .await
             .context("connecting the cache")?;
         let queue = crate::backends::queue::build(&settings.queue, db.clone())
@@ -274,6 +274,7 @@ impl Application {
             tracing::warn!("the supervisor did not confirm the shutdown");
         }
         let _ = self.supervisor_task.await;
+        self.state.cache.close().await;
         self.state
             .db
             .clone()

@@ -14,6 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Measures the bare server's hot redirect, the baseline of every ratio.
+pub async fn bare_baseline(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let bare = servers::start_bare(1).await?;
+    let hot = redirects(bare.address, options, Arc::new(vec!["code-0".to_owned()])).await?;
+    report.set_baseline(hot.per_second());
+    report.push(Row::load("bare hyper: hot redirect", &hot, true));
+    Ok(())
+}
+
 pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let bare = servers::start_bare(options.links as usize).await?;
     let bare_hot = redirects(bare.address, options, Arc::new(vec!["code-0".to_owned()])).await?;
@@ -50,7 +59,42 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         data_dir.path(),
         codes.len() as u64,
     )
-    .await
+    .await?;
+    cold_redirects(options, report).await
+}
+
+/// Redirects of distinct codes on PostgreSQL with a hot cache too small to hold them, so nearly
+/// every redirect reads the database.
+async fn cold_redirects(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let Some(database) = crate::postgres::BenchDatabase::create().await? else {
+        report.note("cold redirects skipped: PostgreSQL is unreachable".to_owned());
+        return Ok(());
+    };
+    let data_dir = tempfile::tempdir()?;
+    let mut env = options.linkyard_env();
+    env.push(("LINKYARD_DATABASE__URL", database.url.as_str()));
+    env.push(("LINKYARD_DATABASE__MAX_CONNECTIONS", "32"));
+    env.push(("LINKYARD_LINKS__HOT_CACHE_CAPACITY", "8"));
+    env.push(("LINKYARD_QR__PRERENDER", "false"));
+    let linkyard = servers::start_linkyard(data_dir.path(), &env).await?;
+    let (codes, create) =
+        create_links(linkyard.address, options.connections, options.links).await?;
+    report.push(Row::load(
+        &format!("linkyard: create, PostgreSQL ({} links)", options.links),
+        &create,
+        false,
+    ));
+    let cold = redirects(linkyard.address, options, Arc::new(codes)).await?;
+    report.push(Row::load(
+        &format!(
+            "linkyard: cold redirect, PostgreSQL ({} links)",
+            options.links
+        ),
+        &cold,
+        true,
+    ));
+    drop(linkyard);
+    database.drop_database().await
 }
 
 async fn memory_and_durability(
@@ -109,7 +153,7 @@ async fn redirects(
 }
 
 /// Creates `count` links over `connections` keep-alive connections and returns their codes.
-async fn create_links(
+pub async fn create_links(
     address: SocketAddr,
     connections: usize,
     count: u64,

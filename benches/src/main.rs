@@ -4,6 +4,8 @@
 mod bare;
 mod links;
 mod load;
+mod postgres;
+mod qr;
 mod report;
 mod servers;
 
@@ -22,8 +24,10 @@ struct Cli {
 enum Command {
     /// Run every benchmark and print one table.
     All(Options),
-    /// Short links: creation, hot and random redirects, memory and durability.
+    /// Short links: creation, hot, random and cold redirects, memory and durability.
     Links(Options),
+    /// QR codes: uncached renders against the library, cached images against bare hyper.
+    Qr(Options),
     /// Internal: the bare hyper server.
     #[command(hide = true)]
     ServeBare {
@@ -89,10 +93,31 @@ fn main() -> anyhow::Result<()> {
             let cli = <linkyard::cli::Cli as Parser>::parse_from(argv);
             runtime.block_on(linkyard::cli::run(cli))
         }
-        Command::All(options) | Command::Links(options) => {
+        Command::All(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(async {
+                links::run(&options, &mut report).await?;
+                qr::run(&options, &mut report).await
+            })?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Links(options) => {
             let options = options.finish();
             let mut report = report::Report::default();
             runtime.block_on(links::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Qr(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(async {
+                // The QR rows compare with the bare server, so measure it in this run too.
+                links::bare_baseline(&options, &mut report).await?;
+                qr::run(&options, &mut report).await
+            })?;
             print_report(&options, &report);
             Ok(())
         }

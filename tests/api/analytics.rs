@@ -12,6 +12,7 @@ const SLACKBOT: &str = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robot
 
 on_both_databases!(
     scripted_mix_counts_exactly,
+    unique_visitors_survive_a_restart,
     untrusted_forwarded_for_is_ignored,
     bots_never_use_up_visits,
     top_lists_the_callers_links,
@@ -145,6 +146,32 @@ async fn scripted_mix_counts_exactly(db: Db) {
         .await
         .expect("json");
     assert_eq!(read["visits"], 4, "visits count humans only");
+    app.shutdown().await;
+}
+
+async fn unique_visitors_survive_a_restart(db: Db) {
+    let Some(mut app) = analytics_app(db, true).await else {
+        return;
+    };
+    let link = app
+        .create_link(None, json!({ "url": "https://example.com/kept" }))
+        .await;
+    let code = link["code"].as_str().expect("code").to_owned();
+    for address in ["203.0.113.1", "203.0.113.2", "198.51.100.3"] {
+        assert_eq!(visit(&app, &code, FIREFOX, address, None).await, 302);
+    }
+    assert_eq!(stats(&app, &code, None).await["unique"], 3);
+
+    // The country database was removed after the first start; the restart goes without it.
+    app.restart(|settings| settings.analytics.geoip_db = std::path::PathBuf::new())
+        .await;
+    assert_eq!(visit(&app, &code, FIREFOX, "203.0.113.1", None).await, 302);
+    let body = stats(&app, &code, None).await;
+    assert_eq!(
+        body["unique"], 3,
+        "the returning visitor is not new: {body}"
+    );
+    assert_eq!(body["humans"], 4, "{body}");
     app.shutdown().await;
 }
 

@@ -168,6 +168,21 @@ impl TestApp {
         json
     }
 
+    /// Stops the application gracefully and starts it again on the same data directory and
+    /// database, as a restart of the process would.
+    pub async fn restart(&mut self, configure: impl FnOnce(&mut Settings)) {
+        let app = self.app.take().expect("application is running");
+        let mut settings = app.state().settings.clone();
+        app.shutdown().await.expect("graceful shutdown");
+        settings.server.listen = "127.0.0.1:0".parse().expect("address");
+        configure(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("application restarts");
+        self.base = format!("http://{}", app.local_addr());
+        self.app = Some(app);
+    }
+
     /// Stops the application gracefully.
     pub async fn shutdown(mut self) {
         if let Some(app) = self.app.take() {

@@ -74,6 +74,50 @@ impl Sketch {
         }
     }
 
+    /// Encodes the sketch for a snapshot: a tag byte, then the sorted hashes (little endian) or
+    /// the registers.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match &self.representation {
+            Representation::Exact(hashes) => {
+                let mut bytes = Vec::with_capacity(1 + hashes.len() * 8);
+                bytes.push(0);
+                for hash in hashes {
+                    bytes.extend_from_slice(&hash.to_le_bytes());
+                }
+                bytes
+            }
+            Representation::Registers(registers) => {
+                let mut bytes = Vec::with_capacity(1 + registers.len());
+                bytes.push(1);
+                bytes.extend_from_slice(registers);
+                bytes
+            }
+        }
+    }
+
+    /// Decodes [`Sketch::to_bytes`]; `None` for bytes it did not write.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (tag, body) = bytes.split_first()?;
+        let representation = match tag {
+            0 if body.len() % 8 == 0 && body.len() / 8 <= EXACT_LIMIT => {
+                let mut hashes: Vec<u64> = body
+                    .chunks_exact(8)
+                    .map(|chunk| {
+                        let mut word = [0u8; 8];
+                        word.copy_from_slice(chunk);
+                        u64::from_le_bytes(word)
+                    })
+                    .collect();
+                hashes.sort_unstable();
+                hashes.dedup();
+                Representation::Exact(hashes)
+            }
+            1 if body.len() == REGISTERS => Representation::Registers(body.into()),
+            _ => return None,
+        };
+        Some(Self { representation })
+    }
+
     /// Returns the heap memory this sketch uses, in bytes.
     pub fn heap_bytes(&self) -> usize {
         match &self.representation {
@@ -257,6 +301,17 @@ mod tests {
             "{}",
             large.count()
         );
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        for sketch in [Sketch::default(), sketch_of(0..100), sketch_of(0..5_000)] {
+            let decoded = Sketch::from_bytes(&sketch.to_bytes()).expect("decodes");
+            assert_eq!(decoded.count(), sketch.count());
+        }
+        assert!(Sketch::from_bytes(&[]).is_none());
+        assert!(Sketch::from_bytes(&[1, 2, 3]).is_none());
+        assert!(Sketch::from_bytes(&[0, 1, 2]).is_none());
     }
 
     #[test]

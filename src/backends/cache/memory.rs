@@ -13,6 +13,7 @@ use linkyard_actors::backends::cache::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -36,7 +37,13 @@ pub struct MemoryCache {
     unique: moka::sync::Cache<(String, NaiveDate), Arc<UniqueEntry>>,
     unique_retention_days: u32,
     buckets: TokenBuckets,
+    /// Where unique-visitor sketches are saved, so that a restart keeps them.
+    snapshot: Option<PathBuf>,
 }
+
+/// How often the sketches are saved while the process runs; a crash loses at most this much.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(300);
+const SNAPSHOT_MAGIC: &[u8] = b"linkyard-unique-visitors-1\n";
 
 #[derive(Clone)]
 struct StoredValue {
@@ -63,7 +70,91 @@ impl MemoryCache {
                 settings.memory_rate_limit_max_keys,
                 Duration::from_secs(settings.failure_log_interval_secs),
             ),
+            snapshot: None,
         }
+    }
+
+    /// Like [`MemoryCache::new`], keeping unique-visitor sketches in `path` across restarts:
+    /// they are loaded now, saved every [`SNAPSHOT_INTERVAL`] and when the cache is closed.
+    pub fn with_snapshot(settings: &CacheSettings, path: PathBuf) -> Arc<Self> {
+        let mut cache = Self::new(settings);
+        cache.snapshot = Some(path.clone());
+        match std::fs::read(&path) {
+            Ok(bytes) => cache.restore(&bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "reading the unique-visitor snapshot failed")
+            }
+        }
+        let cache = Arc::new(cache);
+        let weak = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(SNAPSHOT_INTERVAL);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let Some(cache) = weak.upgrade() else { return };
+                cache.save_snapshot().await;
+            }
+        });
+        cache
+    }
+
+    /// Writes every live sketch to the snapshot file, replacing it atomically.
+    async fn save_snapshot(&self) {
+        let Some(path) = self.snapshot.clone() else {
+            return;
+        };
+        let bytes = self.encode_sketches();
+        let written = tokio::task::spawn_blocking(move || write_atomically(&path, &bytes)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "saving the unique-visitor snapshot failed"),
+            Err(error) => tracing::warn!(%error, "the unique-visitor snapshot task failed"),
+        }
+    }
+
+    /// Encodes the sketches as the magic line, then per sketch: key length (u32), key, day
+    /// (days since 1970-01-01, i32), sketch length (u32), sketch.
+    fn encode_sketches(&self) -> Vec<u8> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        for (key, entry) in self.unique.iter() {
+            let (name, day) = key.as_ref();
+            let sketch = lock(&entry.sketch).to_bytes();
+            let days = (*day - NaiveDate::default()).num_days() as i32;
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&days.to_le_bytes());
+            out.extend_from_slice(&(sketch.len() as u32).to_le_bytes());
+            out.extend_from_slice(&sketch);
+        }
+        out
+    }
+
+    /// Loads sketches written by [`MemoryCache::encode_sketches`], skipping expired ones and
+    /// stopping at the first damaged record.
+    fn restore(&self, bytes: &[u8]) {
+        let Some(mut rest) = bytes.strip_prefix(SNAPSHOT_MAGIC) else {
+            tracing::warn!("the unique-visitor snapshot has an unknown format; starting empty");
+            return;
+        };
+        let mut restored = 0;
+        while !rest.is_empty() {
+            let Some((name, day, sketch, remaining)) = read_record(rest) else {
+                tracing::warn!(
+                    restored,
+                    "the unique-visitor snapshot is damaged; keeping what was read"
+                );
+                return;
+            };
+            rest = remaining;
+            if let Some(entry) = self.sketch_entry(&name, day) {
+                lock(&entry.sketch).merge(&sketch);
+                self.unique.insert((name, day), entry);
+                restored += 1;
+            }
+        }
+        tracing::info!(restored, "unique-visitor sketches restored");
     }
 
     fn sketch_entry(&self, key: &str, day: NaiveDate) -> Option<Arc<UniqueEntry>> {
@@ -335,4 +426,37 @@ impl Cache for MemoryCache {
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }
+
+    async fn close(&self) {
+        self.save_snapshot().await;
+    }
+}
+
+fn read_record(bytes: &[u8]) -> Option<(String, NaiveDate, Sketch, &[u8])> {
+    let (name_len, rest) = read_u32(bytes)?;
+    let name = std::str::from_utf8(rest.get(..name_len as usize)?)
+        .ok()?
+        .to_owned();
+    let rest = &rest[name_len as usize..];
+    let (days, rest) = read_u32(rest)?;
+    let day =
+        NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(days as i32)))?;
+    let (sketch_len, rest) = read_u32(rest)?;
+    let sketch = Sketch::from_bytes(rest.get(..sketch_len as usize)?)?;
+    Some((name, day, sketch, &rest[sketch_len as usize..]))
+}
+
+fn read_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let word: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    Some((u32::from_le_bytes(word), &bytes[4..]))
+}
+
+/// Writes to a temporary file, syncs it and renames it over `path`.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }

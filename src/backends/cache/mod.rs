@@ -11,14 +11,21 @@ mod token_bucket;
 
 use crate::settings::{CacheBackend, CacheSettings};
 use linkyard_actors::backends::cache::{Cache, CacheError};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Builds the configured backend. Redis is connected before this returns, or is still being
 /// reconnected to in the background after `connect_timeout_ms`
-/// (see [`redis::RedisCache::connect`]).
-pub async fn connect(settings: &CacheSettings) -> Result<Arc<dyn Cache>, CacheError> {
+/// (see [`redis::RedisCache::connect`]). The in-process backend keeps its unique-visitor
+/// sketches in `data_dir`, so a restart does not reset the counts.
+pub async fn connect(
+    settings: &CacheSettings,
+    data_dir: &Path,
+) -> Result<Arc<dyn Cache>, CacheError> {
     let cache: Arc<dyn Cache> = match settings.backend {
-        CacheBackend::Memory => Arc::new(memory::MemoryCache::new(settings)),
+        CacheBackend::Memory => {
+            memory::MemoryCache::with_snapshot(settings, data_dir.join("unique-visitors.bin"))
+        }
         CacheBackend::Redis => Arc::new(redis::RedisCache::connect(settings).await?),
     };
     tracing::info!(backend = cache.name(), "cache backend started");

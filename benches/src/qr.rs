@@ -1,0 +1,102 @@
+//! QR benchmarks: uncached default PNGs against the render library in a plain loop, and cached
+//! images against the bare hyper server.
+
+use crate::Options;
+use crate::links::create_links;
+use crate::load::{self, RequestFn};
+use crate::report::{Report, Row};
+use crate::servers;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use linkyard_actors::qr::{QrFormat, QrOptions, render};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Links whose QR images are each requested once, so every request renders.
+const UNCACHED_LINKS: u64 = 30_000;
+const UNCACHED_SECONDS: u64 = 3;
+
+pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let library = library_p50();
+    report.note(format!(
+        "qrcode + image render and PNG encode of a default 256 px code in a plain loop: p50 {:.3} ms",
+        library.as_secs_f64() * 1000.0
+    ));
+
+    let data_dir = tempfile::tempdir()?;
+    let mut env = options.linkyard_env();
+    env.push(("LINKYARD_QR__PRERENDER", "false"));
+    let linkyard = servers::start_linkyard(data_dir.path(), &env).await?;
+    let (codes, _) = create_links(linkyard.address, options.connections, UNCACHED_LINKS).await?;
+    let codes = Arc::new(codes);
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let uncached_codes = Arc::clone(&codes);
+    let uncached: RequestFn = Arc::new(move |_, _| {
+        let index = next.fetch_add(1, Ordering::Relaxed) % uncached_codes.len();
+        qr_request(&uncached_codes[index])
+    });
+    let duration = Duration::from_secs(UNCACHED_SECONDS);
+    let result = load::run(
+        linkyard.address,
+        options.connections,
+        duration,
+        200,
+        uncached,
+    )
+    .await?;
+    report.push(Row::load(
+        "linkyard: uncached QR PNG, 256 px",
+        &result,
+        false,
+    ));
+    report.note(format!(
+        "uncached QR p50 is {:.1}x the library loop (target: at most 3x)",
+        result.p50.as_secs_f64() / library.as_secs_f64()
+    ));
+
+    let hot = codes[0].clone();
+    let cached: RequestFn = Arc::new(move |_, _| qr_request(&hot));
+    load::run(
+        linkyard.address,
+        options.connections,
+        options.warmup,
+        200,
+        Arc::clone(&cached),
+    )
+    .await?;
+    let result = load::run(
+        linkyard.address,
+        options.connections,
+        options.duration,
+        200,
+        cached,
+    )
+    .await?;
+    report.push(Row::load("linkyard: cached QR PNG", &result, true));
+    Ok(())
+}
+
+fn qr_request(code: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("/api/links/{code}/qr.png"))
+        .header("host", "bench")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
+}
+
+/// The median time the QR crates take to render and encode one default code, in this process.
+fn library_p50() -> Duration {
+    let options = QrOptions::default();
+    let mut samples = Vec::with_capacity(2_000);
+    for i in 0..2_000 {
+        let data = format!("http://127.0.0.1:8080/Ab{i:05}");
+        let started = Instant::now();
+        let rendered = render(&data, &options, QrFormat::Png);
+        samples.push(started.elapsed());
+        std::hint::black_box(rendered.ok());
+    }
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
