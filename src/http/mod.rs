@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod error;
 pub mod links;
 pub mod ops;
+pub mod pastes;
 pub mod qr;
 pub mod rate_limit;
 pub mod redirect;
@@ -12,6 +13,7 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod stats;
+pub mod web;
 
 use crate::app::AppState;
 use error::ApiError;
