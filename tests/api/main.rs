@@ -12,5 +12,6 @@ mod helpers;
 mod instances;
 mod links;
 mod ops;
+mod pastes;
 mod qr;
 mod shutdown;
