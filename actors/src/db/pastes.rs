@@ -18,8 +18,8 @@ fn live(now: DateTime<Utc>) -> Condition {
         .add(Column::ExpiresAt.gt(now))
 }
 
-pub async fn insert(db: &DatabaseConnection, row: pastes::Model) -> Result<(), DbError> {
-    let active = pastes::ActiveModel {
+fn active_model(row: pastes::Model) -> pastes::ActiveModel {
+    pastes::ActiveModel {
         id: ActiveValue::Set(row.id),
         owner_id: ActiveValue::Set(row.owner_id),
         title: ActiveValue::Set(row.title),
@@ -32,12 +32,7 @@ pub async fn insert(db: &DatabaseConnection, row: pastes::Model) -> Result<(), D
         delete_token_hash: ActiveValue::Set(row.delete_token_hash),
         created_at: ActiveValue::Set(row.created_at),
         expires_at: ActiveValue::Set(row.expires_at),
-    };
-    Entity::insert(active)
-        .exec_without_returning(db)
-        .await
-        .during("insert paste")?;
-    Ok(())
+    }
 }
 
 /// Returns the paste `id` unless it is missing or expired at `now`.
@@ -118,4 +113,22 @@ pub async fn existing_ids(
         .await
         .during("find paste ids")?;
     Ok(found.into_iter().collect())
+}
+
+/// Inserts a batch of pastes in one transaction, so one commit (and on SQLite one fsync)
+/// covers many creates.
+pub async fn insert_batch(
+    db: &DatabaseConnection,
+    rows: Vec<pastes::Model>,
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let active: Vec<pastes::ActiveModel> = rows.into_iter().map(active_model).collect();
+    let transaction = super::begin_write(db, "begin paste batch").await?;
+    Entity::insert_many(active)
+        .exec_without_returning(&transaction)
+        .await
+        .during("insert pastes")?;
+    transaction.commit().await.during("commit paste batch")
 }

@@ -9,7 +9,7 @@ use super::core::PasteCore;
 use super::{CreatedPaste, DeleteAuth, NewPaste, PasteError, PasteRules, SweepReport};
 use crate::backends::blob::BlobStore;
 use crate::db::entities::pastes::Model as PasteRow;
-use crate::supervisor::{ActorSlot, ChildSpec};
+use crate::supervisor::{ActorSlot, ActorUnavailable, ChildSpec};
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sea_orm::DatabaseConnection;
@@ -26,6 +26,9 @@ type Reply<T> = RpcReplyPort<Result<T, PasteError>>;
 
 pub enum PasteMessage {
     Create(NewPaste, Reply<CreatedPaste>),
+    /// Queues a row for the next group commit; the reply comes once it is committed.
+    Insert(Box<PasteRow>, Reply<()>),
+    BatchCommitted,
     /// A paste's metadata, if the caller may see it; the password is not checked.
     Lookup(String, Option<i64>, Reply<PasteRow>),
     /// Metadata and body of a paste that is not burn-after-reading.
@@ -67,7 +70,12 @@ pub struct PasteStoreState {
     /// Callers of the sweep that runs now.
     current: Vec<Reply<SweepReport>>,
     schedule: Option<JoinHandle<()>>,
+    pending: Vec<(PasteRow, Reply<()>)>,
+    committing: bool,
 }
+
+/// The most rows in one group commit; both databases accept this many bind parameters.
+const MAX_BATCH: usize = 500;
 
 impl Actor for PasteStore {
     type Msg = PasteMessage;
@@ -91,6 +99,8 @@ impl Actor for PasteStore {
             waiting: Vec::new(),
             current: Vec::new(),
             schedule,
+            pending: Vec::new(),
+            committing: false,
         })
     }
 
@@ -103,7 +113,18 @@ impl Actor for PasteStore {
         let core = Arc::clone(&state.core);
         match message {
             PasteMessage::Create(input, reply) => {
-                respond(reply, async move { core.create(input).await })
+                let myself = myself.clone();
+                respond(reply, async move {
+                    core.create(input, |row| insert_row(myself, row)).await
+                })
+            }
+            PasteMessage::Insert(row, reply) => {
+                state.pending.push((*row, reply));
+                commit_next_batch(&myself, state);
+            }
+            PasteMessage::BatchCommitted => {
+                state.committing = false;
+                commit_next_batch(&myself, state);
             }
             PasteMessage::Lookup(id, caller, reply) => {
                 respond(reply, async move { core.lookup(&id, caller).await })
@@ -145,6 +166,13 @@ impl Actor for PasteStore {
         if let Some(schedule) = state.schedule.take() {
             schedule.abort();
         }
+        // Rows still pending were never acknowledged; commit them anyway so a create that
+        // raced the shutdown keeps its paste.
+        while !state.pending.is_empty() {
+            let take = state.pending.len().min(MAX_BATCH);
+            let batch: Vec<_> = state.pending.drain(..take).collect();
+            commit(&state.core, batch).await;
+        }
         Ok(())
     }
 }
@@ -156,6 +184,59 @@ where
     F: Future<Output = Result<T, PasteError>> + Send + 'static,
 {
     tokio::spawn(async move { crate::reply(reply, work.await) });
+}
+
+/// Sends a row to the actor's group commit and waits until it is committed.
+async fn insert_row(myself: ActorRef<PasteMessage>, row: PasteRow) -> Result<(), PasteError> {
+    let sent = myself
+        .call(
+            |reply| PasteMessage::Insert(Box::new(row), reply),
+            Some(CALL_TIMEOUT),
+        )
+        .await;
+    match sent {
+        Ok(ractor::rpc::CallResult::Success(result)) => result,
+        _ => Err(PasteError::Unavailable(ActorUnavailable {
+            name: "paste_store",
+        })),
+    }
+}
+
+/// Starts committing the pending rows unless a commit is running; the next batch collects
+/// meanwhile.
+fn commit_next_batch(myself: &ActorRef<PasteMessage>, state: &mut PasteStoreState) {
+    if state.committing || state.pending.is_empty() {
+        return;
+    }
+    let take = state.pending.len().min(MAX_BATCH);
+    let batch: Vec<_> = state.pending.drain(..take).collect();
+    state.committing = true;
+    let core = Arc::clone(&state.core);
+    let myself = myself.clone();
+    tokio::spawn(async move {
+        commit(&core, batch).await;
+        let _ = myself.cast(PasteMessage::BatchCommitted);
+    });
+}
+
+async fn commit(core: &PasteCore, batch: Vec<(PasteRow, Reply<()>)>) {
+    let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let size = rows.len();
+    match crate::db::pastes::insert_batch(&core.db, rows).await {
+        Ok(()) => {
+            tracing::debug!(size, "paste batch committed");
+            for reply in replies {
+                crate::reply(reply, Ok(()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, size, "paste batch failed");
+            let error = Arc::new(error);
+            for reply in replies {
+                crate::reply(reply, Err(PasteError::Database(Arc::clone(&error))));
+            }
+        }
+    }
 }
 
 fn spawn_schedule(myself: ActorRef<PasteMessage>, interval: Duration) -> JoinHandle<()> {
@@ -226,19 +307,50 @@ pub fn child_spec(
     ChildSpec::actor(slot, PasteStore, arguments)
 }
 
-/// The cheap, cloneable handle that request handlers use.
+/// How long a read paste stays in the per-instance hot cache.
+// NOTE: a paste deleted through another instance stays readable here for up to this long.
+// Expiry is exact, because every hit checks `expires_at`.
+const HOT_TTL: Duration = Duration::from_secs(1);
+/// Pastes larger than this are not cached.
+const HOT_MAX_PASTE_BYTES: usize = 256 * 1024;
+/// The total size of the cached bodies.
+const HOT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+
+type HotPaste = Arc<(PasteRow, Bytes)>;
+
+/// The cheap, cloneable handle that request handlers use. Reads of pastes without a password
+/// or burn-after-reading are served from a small per-instance cache, so a hot paste does not
+/// cost a database and blob store read per request.
 #[derive(Clone)]
 pub struct Pastes {
     slot: ActorSlot<PasteMessage>,
     rules: Arc<PasteRules>,
+    hot: moka::sync::Cache<String, HotPaste>,
 }
 
 impl Pastes {
     pub fn new(slot: ActorSlot<PasteMessage>, rules: PasteRules) -> Self {
+        let hot = moka::sync::Cache::builder()
+            .max_capacity(HOT_CAPACITY_BYTES)
+            .weigher(|_: &String, paste: &HotPaste| {
+                u32::try_from(paste.1.len()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(HOT_TTL)
+            .build();
         Self {
             slot,
             rules: Arc::new(rules),
+            hot,
         }
+    }
+
+    /// Returns a cached paste if it is still live and `caller` may see it.
+    fn cached(&self, id: &str, caller: Option<i64>) -> Option<(PasteRow, Bytes)> {
+        let paste = self.hot.get(id)?;
+        let (row, bytes) = paste.as_ref();
+        let live = row.expires_at.is_none_or(|at| at > chrono::Utc::now());
+        let visible = !row.private || (caller.is_some() && row.owner_id == caller);
+        (live && visible).then(|| (row.clone(), bytes.clone()))
     }
 
     pub fn rules(&self) -> &PasteRules {
@@ -267,13 +379,22 @@ impl Pastes {
         caller: Option<i64>,
         password: Option<String>,
     ) -> Result<(PasteRow, Bytes), PasteError> {
-        let id = id.to_owned();
-        self.slot
+        if let Some(hit) = self.cached(id, caller) {
+            return Ok(hit);
+        }
+        let owned_id = id.to_owned();
+        let (row, bytes) = self
+            .slot
             .call(
-                |reply| PasteMessage::Content(id, caller, password, reply),
+                |reply| PasteMessage::Content(owned_id, caller, password, reply),
                 CALL_TIMEOUT,
             )
-            .await?
+            .await??;
+        if row.password_hash.is_none() && !row.burn && bytes.len() <= HOT_MAX_PASTE_BYTES {
+            let paste = Arc::new((row.clone(), bytes.clone()));
+            self.hot.insert(row.id.clone(), paste);
+        }
+        Ok((row, bytes))
     }
 
     pub async fn reveal(
@@ -307,10 +428,16 @@ impl Pastes {
     }
 
     pub async fn delete(&self, id: &str, auth: DeleteAuth) -> Result<(), PasteError> {
-        let id = id.to_owned();
-        self.slot
-            .call(|reply| PasteMessage::Delete(id, auth, reply), CALL_TIMEOUT)
-            .await?
+        let owned_id = id.to_owned();
+        let deleted = self
+            .slot
+            .call(
+                |reply| PasteMessage::Delete(owned_id, auth, reply),
+                CALL_TIMEOUT,
+            )
+            .await?;
+        self.hot.invalidate(id);
+        deleted
     }
 
     /// Runs one sweep now and returns what it deleted.

@@ -31,10 +31,19 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 }
 
 impl PasteCore {
-    /// Validates `input`, writes the body to the blob store and then the row. When the row
-    /// cannot be written, the object is deleted again; if that fails too, the sweeper removes
-    /// it after the orphan grace period.
-    pub async fn create(&self, input: NewPaste) -> Result<CreatedPaste, PasteError> {
+    /// Validates `input`, writes the body to the blob store and then the row with `insert`,
+    /// which the actor batches into group commits. When the row cannot be written, the object
+    /// is deleted again; if that fails too, the sweeper removes it after the orphan grace
+    /// period.
+    pub async fn create<F, Fut>(
+        &self,
+        input: NewPaste,
+        insert: F,
+    ) -> Result<CreatedPaste, PasteError>
+    where
+        F: FnOnce(PasteRow) -> Fut,
+        Fut: std::future::Future<Output = Result<(), PasteError>>,
+    {
         let row_draft = self.validate(&input)?;
         let password_hash = match parse_password(input.password)? {
             Some(password) => Some(hash_password(password).await?),
@@ -60,9 +69,9 @@ impl PasteCore {
         self.blobs
             .put(&id.blob_key(), input.content, content_type)
             .await?;
-        if let Err(error) = db::pastes::insert(&self.db, row.clone()).await {
+        if let Err(error) = insert(row.clone()).await {
             self.delete_object(&id).await;
-            return Err(error.into());
+            return Err(error);
         }
         tracing::debug!(paste = %id, size = row.size, "paste created");
         Ok(CreatedPaste {
