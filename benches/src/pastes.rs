@@ -191,7 +191,7 @@ async fn durability(
     Ok(())
 }
 
-/// The create and hot-read rows on the S3 blob store, when a test server is configured.
+/// Measures creates and hot reads on the S3 blob store, when a test server is configured.
 async fn s3_rows(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let names = [
         ("LINKYARD_TEST_S3_ENDPOINT", "LINKYARD_BLOB__S3_ENDPOINT"),

@@ -336,7 +336,7 @@ impl From<PasteError> for ApiError {
     }
 }
 
-/// A 500 whose cause is already logged; the client learns nothing internal.
+/// Builds a 500 whose cause is already logged. The client gets no internal detail.
 pub fn internal_error() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

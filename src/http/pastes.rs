@@ -3,7 +3,7 @@
 //! `GET /p/{id}/raw` and the paste QR codes.
 //!
 //! A password-protected paste takes its password in the `X-Paste-Password` header on every
-//! path that returns content or metadata; `DELETE` needs the `X-Delete-Token` header or the
+//! path that returns content or metadata. `DELETE` needs the `X-Delete-Token` header or the
 //! owner's API key instead.
 
 use super::error::ApiError;
@@ -101,7 +101,7 @@ impl PasteView {
     }
 }
 
-/// The public page URL of a paste: `{public base}/p/{id}`.
+/// Builds the public page URL of a paste: `{public base}/p/{id}`.
 pub fn paste_url(ctx: &Ctx, id: &str) -> String {
     format!(
         "{}{}",
@@ -144,7 +144,7 @@ fn created_json(ctx: &Ctx, created: CreatedPaste) -> Response {
 
 /// `POST /`: the body is the paste, byte for byte; `title`, `syntax`, `expires_in` and
 /// `visibility` come from the query string and the password from `X-Paste-Password`.
-/// Answers 201 with the paste URL as text, in `Location`, and the delete token in
+/// Returns 201 with the paste URL as text, in `Location`, and the delete token in
 /// `X-Delete-Token`.
 pub async fn create_raw(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
@@ -238,7 +238,7 @@ fn check_json_content_type(ctx: &Ctx) -> Result<(), ApiError> {
     ))
 }
 
-/// Checks that the highlighter knows a syntax hint; an empty one means none.
+/// Checks that the highlighter has a syntax for a hint. An empty hint means none.
 pub fn check_syntax(syntax: Option<String>) -> Result<Option<String>, ApiError> {
     match syntax {
         Some(hint) if !hint.trim().is_empty() => match Syntax::from_hint(&hint) {
@@ -363,7 +363,7 @@ pub fn raw_response(row: &PasteRow, bytes: Bytes, download: bool) -> Response {
     response
 }
 
-/// The download file name: the title's ASCII letters, digits, `.`, `-` and `_`, or the id.
+/// Builds the download file name: the title's ASCII letters, digits, `.`, `-` and `_`, or the id.
 fn download_name(row: &PasteRow) -> String {
     let from_title: String = row
         .title
@@ -396,8 +396,8 @@ pub async fn qr_svg(ctx: Ctx) -> Result<Response, ApiError> {
     paste_qr(ctx, QrFormat::Svg).await
 }
 
-/// The QR code of a paste's page URL. Expired, deleted and other people's private pastes
-/// have none.
+/// Serves the QR code of a paste's page URL. Expired, deleted and other people's private
+/// pastes have none.
 async fn paste_qr(ctx: Ctx, format: QrFormat) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;

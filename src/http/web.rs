@@ -103,7 +103,7 @@ async fn create_from_form(
     Ok((created.paste.id, created.delete_token))
 }
 
-/// The 303 to a new paste's page, with the delete token in a cookie scoped to that page.
+/// Builds the 303 to a new paste's page, with the delete token in a cookie scoped to that page.
 fn created_redirect(ctx: &Ctx, id: &str, token: &str) -> Response {
     let path = paste_path(id);
     let secure = if ctx.state.public_base.starts_with("https:") {
@@ -311,8 +311,8 @@ fn action(id: &str, name: &str) -> String {
     format!("{}/{name}", paste_path(id))
 }
 
-/// The signed-in caller of a page request. Browsers send no API key, and a bad key on a page
-/// is treated as none rather than answered with a JSON error.
+/// Returns the signed-in caller of a page request. Browsers send no API key, and a page treats
+/// a bad key as none rather than returning a JSON error.
 async fn web_caller(ctx: &Ctx) -> Option<i64> {
     ctx.caller().await.ok().flatten().map(|user| user.user_id)
 }
@@ -370,7 +370,7 @@ fn clear_token_cookie(id: &str, present: bool, mut response: Response) -> Respon
     response
 }
 
-/// The HTML error page of an error, with its status and headers.
+/// Renders the HTML error page of an error, with its status and headers.
 pub fn error_response(error: &ApiError) -> Response {
     let mut response = html_response(error.status, error_page(error.status, Some(&error.message)));
     for (name, value) in &error.headers {

@@ -1,7 +1,7 @@
-//! The paste form in headless Chromium, driven over the WebDriver HTTP protocol: open the home
-//! page, fill and submit the paste form, follow the redirect, check the highlighted view and a
-//! line anchor, and save a screenshot to the target directory. Without `chromium` and
-//! `chromedriver` on PATH the test prints one line and passes.
+//! The paste form in headless Chromium, driven over the WebDriver HTTP protocol. The test opens
+//! the home page, fills and submits the paste form and follows the redirect. It then checks the
+//! highlighted view and a line anchor, and saves a screenshot to the target directory. Without
+//! `chromium` and `chromedriver` on PATH it prints one line and passes.
 
 use crate::helpers::{Db, spawn_app_with};
 use crate::support::eventually;

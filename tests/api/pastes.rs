@@ -58,7 +58,7 @@ on_both_stores!(
 
 on_both_databases!(concurrent_reveals_let_one_through);
 
-/// The S3 settings from the environment, or `None` after printing one line.
+/// Reads the S3 settings from the environment, or prints one line and returns `None`.
 fn s3_settings() -> Option<[String; 5]> {
     let names = [
         "LINKYARD_TEST_S3_ENDPOINT",
@@ -92,7 +92,7 @@ fn use_s3(settings: &mut Settings, endpoint: &str, values: &[String; 5]) {
 }
 
 /// Starts an application on SQLite with the given blob store. Sweeps run only when a test
-/// asks, so tests see every state in between.
+/// calls one, so tests observe every state in between.
 async fn spawn(store: Store, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let s3 = match store {
         Store::Filesystem => None,
@@ -351,7 +351,7 @@ async fn invalid_input_is_rejected(store: Store) {
     finish(app).await;
 }
 
-/// Sends `chunks` of a chunked upload without its last chunk and reads what the server answers.
+/// Sends `total` bytes of a chunked upload without its last chunk and returns the response.
 async fn chunked_upload(app: &TestApp, path: &str, total: usize) -> String {
     let address = app.application().local_addr();
     let mut stream = TcpStream::connect(address).await.expect("connect");
@@ -369,7 +369,7 @@ async fn chunked_upload(app: &TestApp, path: &str, total: usize) -> String {
         }
         sent += chunk.len();
     }
-    // The body never ends, so an answer can only come from the size check.
+    // The body never ends, so a response can only come from the size check.
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     assert!(read.is_ok(), "the server answered before the body ended");
@@ -1012,8 +1012,8 @@ async fn paste_qr_encodes_page_url(store: Store) {
     finish(app).await;
 }
 
-/// A TCP proxy in front of the S3 server that the test can cut, so the application sees its
-/// blob store go away without disturbing the shared test server.
+/// A TCP proxy in front of the S3 server that the test can cut, so the application loses its
+/// blob store without disturbing the shared test server.
 struct CuttableProxy {
     address: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,

@@ -26,10 +26,10 @@ type Reply<T> = RpcReplyPort<Result<T, PasteError>>;
 
 pub enum PasteMessage {
     Create(NewPaste, Reply<CreatedPaste>),
-    /// Queues a row for the next group commit; the reply comes once it is committed.
+    /// Queues a row for the next group commit and replies once it is committed.
     Insert(Box<PasteRow>, Reply<()>),
     BatchCommitted,
-    /// A paste's metadata, if the caller may see it; the password is not checked.
+    /// A paste's metadata, if the caller may see it. The password is not checked.
     Lookup(String, Option<i64>, Reply<PasteRow>),
     /// Metadata and body of a paste that is not burn-after-reading.
     Content(
@@ -48,7 +48,7 @@ pub enum PasteMessage {
     /// Checks the password of a paste the caller may see.
     Unlock(String, Option<i64>, Option<String>, Reply<PasteRow>),
     Delete(String, DeleteAuth, Reply<()>),
-    /// Runs a sweep; `None` is the scheduled run, which nobody waits for.
+    /// Runs a sweep. `None` is the scheduled run, whose result goes only to the log.
     Sweep(Option<Reply<SweepReport>>),
     SweepFinished(Result<SweepReport, Arc<PasteError>>),
 }
@@ -74,7 +74,7 @@ pub struct PasteStoreState {
     committing: bool,
 }
 
-/// The most rows in one group commit; both databases accept this many bind parameters.
+/// The maximum rows in one group commit. Both databases accept this many bind parameters.
 const MAX_BATCH: usize = 500;
 
 impl Actor for PasteStore {

@@ -173,8 +173,8 @@ impl PasteCore {
     }
 
     /// Returns the metadata and body of a paste, and deletes it when it is burn-after-reading.
-    /// The body is read before the row is deleted, so a blob store outage consumes nothing;
-    /// the conditional delete lets exactly one of several concurrent reveals through.
+    /// The body is read before the row is deleted, so a blob store outage consumes nothing.
+    /// The conditional delete lets exactly one of several concurrent reveals through.
     pub async fn reveal(
         &self,
         id: &str,
