@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod error;
 pub mod links;
+pub mod openapi;
 pub mod ops;
 pub mod qr;
 pub mod rate_limit;
