@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate` and `user`, each with the global `--config` and
+//! The command line: `serve`, `worker`, `migrate` and `user`, each with the global `--config` and
 //! `--data-dir` options.
 
 use crate::app::{self, Application};
@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server, the actors and the queue consumers.
     Serve(ServeArgs),
+    /// Run the queue consumers (bookmark enrichment, indexing, QR pre-rendering) without the
+    /// HTTP server, to scale job processing out.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users and their API keys.
@@ -88,6 +91,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => {
             Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Worker => {
+            Application::build_worker(settings)
                 .await?
                 .run_until_stopped()
                 .await

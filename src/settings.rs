@@ -320,6 +320,8 @@ pub struct QueueSettings {
     pub reconnect_max_ms: u64,
     pub relay_batch: u64,
     pub published_retention_secs: u64,
+    /// Whether `linkyard serve` runs jobs too, or leaves them to `linkyard worker` processes.
+    pub consume_in_serve: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -348,6 +350,7 @@ impl std::fmt::Debug for QueueSettings {
             .field("reconnect_max_ms", &self.reconnect_max_ms)
             .field("relay_batch", &self.relay_batch)
             .field("published_retention_secs", &self.published_retention_secs)
+            .field("consume_in_serve", &self.consume_in_serve)
             .finish()
     }
 }
@@ -839,7 +842,10 @@ mod tests {
             );
         }
         for needed in ["app1", "app2", "worker", "nginx", "minio-init", "migrate"] {
-            assert!(services.contains(&needed), "compose service {needed} missing");
+            assert!(
+                services.contains(&needed),
+                "compose service {needed} missing"
+            );
         }
     }
 }

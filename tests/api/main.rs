@@ -13,4 +13,5 @@ mod instances;
 mod links;
 mod ops;
 mod qr;
+mod scale_out;
 mod shutdown;
