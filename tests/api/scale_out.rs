@@ -102,8 +102,8 @@ fn count_files(dir: &Path) -> usize {
 
 /// Deletes the test's RabbitMQ exchanges and queues on drop, from a thread with a runtime of its
 /// own, since drop cannot await.
-struct TopologyCleanup {
-    prefix: String,
+pub struct TopologyCleanup {
+    pub prefix: String,
 }
 
 impl Drop for TopologyCleanup {
