@@ -118,7 +118,7 @@ impl Load {
                 let mut n = 0u64;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    if n % 4 == 0 {
+                    if n.is_multiple_of(4) {
                         let response = client
                             .post(&create_url)
                             .json(&json!({ "url": format!("https://example.com/{worker}/{n}") }))

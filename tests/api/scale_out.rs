@@ -349,10 +349,10 @@ async fn instances_share_one_stack_and_survive_a_killed_peer() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut load = Vec::new();
     for instance in &instances[..2] {
-        for worker in 0..4 {
+        for (_, code) in &created[..4] {
             let client = client.clone();
             let base = instance.base.clone();
-            let code = created[worker].1.clone();
+            let code = code.clone();
             let key = key.clone();
             let (failures, served, stop) = (
                 Arc::clone(&failures),
@@ -363,7 +363,7 @@ async fn instances_share_one_stack_and_survive_a_killed_peer() {
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    let response = if n % 5 == 0 {
+                    let response = if n.is_multiple_of(5) {
                         client
                             .post(format!("{base}/api/links"))
                             .bearer_auth(&key)
