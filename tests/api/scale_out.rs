@@ -360,7 +360,7 @@ async fn instances_share_one_stack_and_survive_a_killed_peer() {
                 Arc::clone(&stop),
             );
             load.push(tokio::spawn(async move {
-                let mut n = 0;
+                let mut n = 0u64;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
                     let response = if n.is_multiple_of(5) {
