@@ -127,3 +127,40 @@ async fn openapi_document_covers_every_route() {
         "the bearer key scheme is described"
     );
 }
+
+/// A job carries the id of the request that caused it, so its log lines can be matched up.
+#[tokio::test]
+async fn jobs_carry_the_request_id() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(app) = crate::helpers::spawn_app_with(Db::Sqlite, |settings| {
+        // Nobody runs the jobs, so the outbox row stays for inspection.
+        settings.queue.consume_in_serve = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let response = app
+        .client
+        .post(app.url("/api/links"))
+        .header("x-request-id", "trace-abc-123")
+        .json(&json!({ "url": "https://example.com/traced" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-request-id"], "trace-abc-123");
+
+    let db = &app.application().state().db;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kind, request_id FROM outbox",
+        ))
+        .await
+        .expect("outbox read");
+    assert_eq!(rows.len(), 1, "one pre-render job");
+    let request_id: Option<String> = rows[0].try_get("", "request_id").expect("column");
+    assert_eq!(request_id.as_deref(), Some("trace-abc-123"));
+    app.shutdown().await;
+}
