@@ -3,7 +3,8 @@
 use crate::helpers::{Db, TestApp, error_code, spawn_app, spawn_app_with};
 use crate::support::eventually;
 use crate::support::proxy::CuttableProxy;
-use linkyard::settings::{BlobBackend, QueueBackend, SecretString};
+use crate::support::redis::OwnRedis;
+use linkyard::settings::{BlobBackend, CacheBackend, QueueBackend, SecretString};
 use linkyard_actors::qr::{QrFormat, QrOptions, blob_key, cache_key};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -389,5 +390,83 @@ async fn s3_outage_under_load_is_named_and_caught_up() {
             let _ = state.blobs.delete(&entry.key).await;
         }
     }
+    app.shutdown().await;
+}
+
+/// Redis dies and comes back while links are created and followed: no redirect and no creation
+/// fails, /readyz names Redis meanwhile, and the shared cache is used again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_under_load_fails_no_request() {
+    let Some(mut redis) = OwnRedis::start() else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let url = redis.url();
+    let Some(app) = spawn_app_with(Db::Sqlite, |settings| {
+        settings.cache.backend = CacheBackend::Redis;
+        settings.cache.redis_url = url;
+        settings.cache.key_prefix = "linkyard-test-load:".to_owned();
+        settings.cache.connect_timeout_ms = 500;
+    })
+    .await
+    else {
+        return;
+    };
+    let codes = hot_links(&app, 4).await;
+    let load = Load::start(&app, &codes);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.kill();
+    let named = eventually(Duration::from_secs(5), || async {
+        let body: Value = app
+            .get("/readyz", None)
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        body["error"]["backend"]
+            .as_str()
+            .is_some_and(|backends| backends.contains("redis"))
+            .then_some(())
+    })
+    .await;
+    assert!(named.is_some(), "/readyz names Redis while it is down");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart().expect("redis restarts");
+    let ready = eventually(Duration::from_secs(10), || async {
+        (app.get("/readyz", None).await.status() == 200).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "ready again once Redis is back");
+    let created = load.finish().await;
+    assert!(
+        created.len() > 10,
+        "only {} links were created",
+        created.len()
+    );
+
+    // The shared cache works again: a link created now is written through to Redis.
+    let state = app.application().state();
+    let link = app
+        .create_link(
+            None,
+            json!({ "url": "https://example.com/after", "alias": "after-outage" }),
+        )
+        .await;
+    assert_eq!(link["code"], "after-outage");
+    assert_eq!(app.get("/after-outage", None).await.status(), 302);
+    let cached = eventually(Duration::from_secs(5), || async {
+        state
+            .cache
+            .get("link:after-outage")
+            .await
+            .ok()
+            .flatten()
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        cached.is_some(),
+        "the shared cache is written again after the outage"
+    );
     app.shutdown().await;
 }
