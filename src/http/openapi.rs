@@ -55,13 +55,13 @@ impl Modify for BearerKey {
     }
 }
 
-/// The document, serialized once.
+/// Returns the document, serialized once.
 pub fn document() -> &'static Bytes {
     static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
         let mut openapi = ApiDoc::openapi();
         openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
         Bytes::from(openapi.to_json().unwrap_or_else(|error| {
-            // Serializing our own document cannot fail unless a schema is broken; say so.
+            // Serializing fails only when a schema is broken, and then the body reports it.
             format!(r#"{{"error":{{"code":"openapi_broken","message":"{error}"}}}}"#)
         }))
     });

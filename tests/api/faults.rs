@@ -283,7 +283,7 @@ async fn rabbitmq_outage_under_load_loses_no_job() {
     app.shutdown().await;
 }
 
-/// Reads the S3 test server's settings, or says why the test is skipped.
+/// Reads the S3 test server's settings, or prints why the test is skipped.
 fn s3_test_settings() -> Option<[String; 5]> {
     let names = [
         "LINKYARD_TEST_S3_ENDPOINT",
@@ -307,11 +307,11 @@ fn s3_test_settings() -> Option<[String; 5]> {
     }
 }
 
-/// The S3 server goes away and comes back under load: redirects and link creations never fail,
-/// QR images are still served (the blob store only caches them), /readyz names the blob store,
-/// and the pre-render jobs that failed during the outage succeed on retry.
+/// The S3 server goes away and comes back under load. Redirects and link creations never fail,
+/// and QR images are still served, because the blob store only caches them. /readyz names the
+/// blob store, and the pre-render jobs that failed during the outage succeed on retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_outage_under_load_is_named_and_caught_up() {
+async fn s3_outage_under_load_catches_up() {
     let Some([endpoint, access_key, secret_key, region, bucket]) = s3_test_settings() else {
         return;
     };

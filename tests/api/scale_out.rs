@@ -141,7 +141,7 @@ async fn rabbitmq_reachable() -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instances_share_one_stack_and_survive_a_killed_peer() {
+async fn three_instances_share_one_stack() {
     let Some(database) = PostgresDatabase::create().await else {
         return;
     };
