@@ -102,6 +102,16 @@ pub fn encode_segment(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// What a process runs: the HTTP server with everything behind it, or only the queue consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `linkyard serve`: HTTP, actors, the outbox relay and (unless `queue.consume_in_serve` is
+    /// off) the job consumers.
+    Serve,
+    /// `linkyard worker`: the actors, the outbox relay and the job consumers, no HTTP listener.
+    Worker,
+}
+
 /// A running linkyard: HTTP server, actors and backends.
 pub struct Application {
     local_addr: SocketAddr,
@@ -118,6 +128,15 @@ impl Application {
     /// Connects the database (migrating it when configured), starts the actors and starts
     /// serving on the configured address, which may use port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::start(settings, Role::Serve).await
+    }
+
+    /// Starts a queue worker: everything `build` starts except the HTTP listener.
+    pub async fn build_worker(settings: Settings) -> anyhow::Result<Self> {
+        Self::start(settings, Role::Worker).await
+    }
+
+    async fn start(settings: Settings, role: Role) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
             format!(
                 "creating data directory {}",
@@ -131,10 +150,18 @@ impl Application {
                 .context("migrating the database")?;
         }
 
-        let listener = TcpListener::bind(settings.server.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.server.listen))?;
-        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let listener = match role {
+            Role::Serve => Some(
+                TcpListener::bind(settings.server.listen)
+                    .await
+                    .with_context(|| format!("binding {}", settings.server.listen))?,
+            ),
+            Role::Worker => None,
+        };
+        let local_addr = match &listener {
+            Some(listener) => listener.local_addr().context("reading the bound address")?,
+            None => settings.server.listen,
+        };
         let public_url = public_url(&settings, local_addr)?;
         let routes = router::routes();
         let reserved = ReservedNames::new(router::reserved_names(&routes));
@@ -225,14 +252,23 @@ impl Application {
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let worker = spawn_queue_worker(&state, shutdown_rx.clone());
-        let server = tokio::spawn(crate::http::serve(
-            listener,
-            Arc::clone(&state),
-            router,
-            shutdown_rx,
-        ));
-        tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
+        let consume = role == Role::Worker || state.settings.queue.consume_in_serve;
+        let worker = spawn_queue_worker(&state, consume, shutdown_rx.clone());
+        let server = match listener {
+            Some(listener) => {
+                tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
+                tokio::spawn(crate::http::serve(
+                    listener,
+                    Arc::clone(&state),
+                    router,
+                    shutdown_rx,
+                ))
+            }
+            None => {
+                tracing::info!(queue = state.queue.name(), "linkyard worker running");
+                tokio::spawn(async {})
+            }
+        };
         Ok(Self {
             local_addr,
             state,
@@ -524,12 +560,26 @@ fn spawn_invalidation_listener(cache: &Arc<dyn Cache>, links: Links) -> JoinHand
     })
 }
 
-/// Runs the queue's relay and consumers in this process until shutdown.
-fn spawn_queue_worker(state: &Arc<AppState>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+/// Runs the queue's relay, and its consumers when `consume` is set, in this process until
+/// shutdown. The relay always runs: it publishes the jobs this process commits.
+fn spawn_queue_worker(
+    state: &Arc<AppState>,
+    consume: bool,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     let queue = Arc::clone(&state.queue);
     let handlers = crate::jobs::handlers(state);
     tokio::spawn(async move {
-        if let Err(error) = crate::backends::queue::run_worker(queue, handlers, shutdown).await {
+        let result = if consume {
+            crate::backends::queue::run_worker(queue, handlers, shutdown).await
+        } else {
+            tracing::info!(
+                queue = queue.name(),
+                "jobs are left to `linkyard worker` processes"
+            );
+            queue.run_relay(shutdown).await
+        };
+        if let Err(error) = result {
             tracing::error!(%error, "the queue worker stopped with an error");
         }
     })

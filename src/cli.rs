@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, `user` and `sweep`, each with the global `--config` and
-//! `--data-dir` options.
+//! The command line: `serve`, `worker`, `migrate`, `user` and `sweep`, each with the global
+//! `--config` and `--data-dir` options.
 
 use crate::app::{self, Application};
 use crate::settings::{CommandLineOverrides, Settings};
@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server, the actors and the queue consumers.
     Serve(ServeArgs),
+    /// Run the queue consumers (bookmark enrichment, indexing, QR pre-rendering) without the
+    /// HTTP server, to scale job processing out.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users and their API keys.
@@ -90,6 +93,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => {
             Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Worker => {
+            Application::build_worker(settings)
                 .await?
                 .run_until_stopped()
                 .await

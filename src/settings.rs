@@ -336,6 +336,8 @@ pub struct QueueSettings {
     pub reconnect_max_ms: u64,
     pub relay_batch: u64,
     pub published_retention_secs: u64,
+    /// Whether `linkyard serve` runs jobs too, or leaves them to `linkyard worker` processes.
+    pub consume_in_serve: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -364,6 +366,7 @@ impl std::fmt::Debug for QueueSettings {
             .field("reconnect_max_ms", &self.reconnect_max_ms)
             .field("relay_batch", &self.relay_batch)
             .field("published_retention_secs", &self.published_retention_secs)
+            .field("consume_in_serve", &self.consume_in_serve)
             .finish()
     }
 }
@@ -816,5 +819,49 @@ mod tests {
             assert!(error.to_string().contains("listne"), "{error}");
             Ok(())
         });
+    }
+
+    /// `config/production.toml` names the services of `docker-compose.yml`, and parses.
+    #[test]
+    fn production_profile_names_compose_services() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let production = root.join("config/production.toml");
+        let settings = Figment::from(Toml::string(EMBEDDED_DEFAULTS))
+            .merge(Toml::file_exact(&production))
+            .extract::<Settings>()
+            .expect("production profile parses");
+        let compose =
+            std::fs::read_to_string(root.join("docker-compose.yml")).expect("compose file");
+        let services: Vec<&str> = compose
+            .lines()
+            .filter_map(|line| line.strip_prefix("  ")?.strip_suffix(':'))
+            .filter(|name| !name.starts_with(' '))
+            .collect();
+
+        assert_eq!(settings.cache.backend, CacheBackend::Redis);
+        assert_eq!(settings.search.backend, SearchBackend::Meilisearch);
+        let addresses = [
+            &settings.database.url,
+            &settings.cache.redis_url,
+            &settings.blob.s3_endpoint,
+            &settings.queue.amqp_url,
+            &settings.search.meili_url,
+        ];
+        for address in addresses {
+            let host = url::Url::parse(address)
+                .ok()
+                .and_then(|parsed| parsed.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            assert!(
+                services.contains(&host.as_str()),
+                "{address}: host '{host}' is not a compose service ({services:?})"
+            );
+        }
+        for needed in ["app1", "app2", "worker", "nginx", "minio-init", "migrate"] {
+            assert!(
+                services.contains(&needed),
+                "compose service {needed} missing"
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@ mod pastes;
 mod postgres;
 mod qr;
 mod report;
+mod search;
 mod servers;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     Qr(Options),
     /// Pastes: 4 KiB creates, hot raw reads, a 10 MiB upload's memory and durability.
     Pastes(Options),
+    /// Bookmark search: p50 and p99 latency over synthetic bookmarks in Tantivy.
+    Search(Options),
     /// Internal: the bare hyper server.
     #[command(hide = true)]
     ServeBare {
@@ -61,6 +64,12 @@ pub struct Options {
     /// Total links before the memory reading; 0 skips the extra creation.
     #[arg(long, default_value_t = 1_000_000)]
     rss_links: u64,
+    /// Bookmarks indexed before the search benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    search_documents: usize,
+    /// Search queries of each kind.
+    #[arg(long, default_value_t = 500)]
+    search_queries: usize,
     #[arg(skip = Duration::from_secs(2))]
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
@@ -102,7 +111,8 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(async {
                 links::run(&options, &mut report).await?;
                 qr::run(&options, &mut report).await?;
-                pastes::run(&options, &mut report).await
+                pastes::run(&options, &mut report).await?;
+                search::run(&options, &mut report).await
             })?;
             print_report(&options, &report);
             Ok(())
@@ -121,6 +131,13 @@ fn main() -> anyhow::Result<()> {
                 links::bare_baseline(&options, &mut report).await?;
                 pastes::run(&options, &mut report).await
             })?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Search(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(search::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }

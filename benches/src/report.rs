@@ -13,6 +13,18 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row measured by the benchmark itself rather than by the load generator.
+    pub fn timed(name: &str, per_second: f64, p50_ms: f64, p99_ms: f64) -> Self {
+        Self {
+            name: name.to_owned(),
+            per_second,
+            p50_ms,
+            p99_ms,
+            errors: 0,
+            comparable: false,
+        }
+    }
+
     pub fn load(name: &str, result: &LoadResult, comparable: bool) -> Self {
         Self {
             name: name.to_owned(),

@@ -28,17 +28,22 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Detail<'a>,
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable snake_case code, such as `invalid_url` or `rate_limited`.
     code: &'a str,
+    /// What went wrong, for people, with the offending value.
     message: &'a str,
+    /// The request field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The failing backend of a 503: database, cache, blob, queue or search.
     #[serde(skip_serializing_if = "Option::is_none")]
     backend: Option<&'a str>,
 }
@@ -90,8 +95,8 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
-        let envelope = Envelope {
-            error: Detail {
+        let envelope = ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),

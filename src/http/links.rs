@@ -8,20 +8,30 @@ use http::StatusCode;
 use linkyard_actors::db::entities::links::Model as LinkModel;
 use linkyard_actors::links::{LinkPatch, NewLink, tags_of};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+use super::error::ErrorBody;
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// The target: an absolute http or https URL.
     url: String,
+    /// A custom code instead of a generated one.
     alias: Option<String>,
+    /// RFC 3339 time after which the link answers 404.
     expires_at: Option<String>,
+    /// Visits after which the link answers 404.
     max_visits: Option<i64>,
+    /// 301, 302 (default), 307 or 308.
     redirect: Option<i64>,
+    /// Append the visitor's query string to the target (default true).
     forward_query: Option<bool>,
     tags: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+/// Fields to change; `null` clears `expires_at` and `max_visits`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     url: Option<String>,
@@ -45,7 +55,7 @@ where
 }
 
 /// A link as the API returns it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LinkView {
     pub code: String,
     pub short_url: String,
@@ -62,7 +72,7 @@ pub struct LinkView {
     pub disabled: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct LinkPage {
     items: Vec<LinkView>,
     next_cursor: Option<String>,
@@ -93,6 +103,18 @@ impl LinkView {
     }
 }
 
+/// Creates a short link.
+#[utoipa::path(post, path = "/api/links", tag = "links", request_body = CreateBody,
+    security((), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = LinkView),
+        (status = 400, description = "Invalid field, such as invalid_url or alias_taken", body = ErrorBody),
+        (status = 401, description = "Unknown API key, or anonymous creation is off", body = ErrorBody),
+        (status = 409, description = "The alias is taken (alias_taken)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable; it is named", body = ErrorBody),
+    ))]
 pub async fn create(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let body: CreateBody = ctx.json().await?;
@@ -122,6 +144,14 @@ pub async fn create(mut ctx: Ctx) -> Result<Response, ApiError> {
     Ok(response)
 }
 
+/// Reads one link.
+#[utoipa::path(get, path = "/api/links/{code}", tag = "links",
+    params(("code" = String, Path, description = "Generated code or alias")),
+    responses(
+        (status = 200, description = "The link", body = LinkView),
+        (status = 404, description = "No such link", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let code = ctx.param("code")?;
@@ -133,6 +163,17 @@ pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &LinkView::new(&ctx, link)))
 }
 
+/// Changes a link of the caller.
+#[utoipa::path(patch, path = "/api/links/{code}", tag = "links", request_body = PatchBody,
+    security(("api_key" = [])),
+    params(("code" = String, Path, description = "Generated code or alias")),
+    responses(
+        (status = 200, description = "The changed link", body = LinkView),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such link of the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn update(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let code = ctx.param("code")?;
@@ -155,6 +196,16 @@ pub async fn update(mut ctx: Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &LinkView::new(&ctx, link)))
 }
 
+/// Deletes a link of the caller.
+#[utoipa::path(delete, path = "/api/links/{code}", tag = "links",
+    security(("api_key" = [])),
+    params(("code" = String, Path, description = "Generated code or alias")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such link of the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let code = ctx.param("code")?;
@@ -162,6 +213,19 @@ pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
+/// Lists the caller's links, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/links", tag = "links",
+    security(("api_key" = [])),
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = LinkPage),
+        (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let limit = ctx.query_i64("limit")?;

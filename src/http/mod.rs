@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod error;
 pub mod links;
+pub mod openapi;
 pub mod ops;
 pub mod pastes;
 pub mod qr;
@@ -101,7 +102,9 @@ async fn dispatch(
 
     let mut response = match matched {
         Ok(matched) => {
-            handle(request, matched, peer, state)
+            let id = request_id.to_str().unwrap_or_default().to_owned();
+            linkyard_actors::backends::queue::REQUEST_ID
+                .scope(id, handle(request, matched, peer, state))
                 .instrument(span.clone())
                 .await
         }

@@ -6,7 +6,7 @@
 //! path that returns content or metadata. `DELETE` needs the `X-Delete-Token` header or the
 //! owner's API key instead.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::links::timestamp;
 use super::qr::image_response;
 use super::request::Ctx;
@@ -31,20 +31,21 @@ const RAW_POLICY: &str = "default-src 'none'; sandbox";
 /// be twice the paste limit plus this. The decoded content is then held to the limit itself.
 const JSON_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     content: String,
     title: Option<String>,
     syntax: Option<String>,
-    /// A string such as `1h`, or a number of seconds.
+    /// `burn`, `10m`, `1h`, `1d`, `1w`, `never` or a number of seconds.
+    #[schema(value_type = Option<String>)]
     expires_in: Option<Value>,
     visibility: Option<String>,
     password: Option<String>,
 }
 
 /// A paste as the API returns it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PasteView {
     pub id: String,
     pub url: String,
@@ -110,7 +111,17 @@ pub fn paste_url(ctx: &Ctx, id: &str) -> String {
     )
 }
 
-/// `POST /api/pastes`.
+/// Creates a paste from JSON.
+#[utoipa::path(post, path = "/api/pastes", tag = "pastes", request_body = CreateBody,
+    security((), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created; the only response that carries delete_token", body = PasteView),
+        (status = 400, description = "Invalid field, such as empty_paste or invalid_expires_in", body = ErrorBody),
+        (status = 401, description = "Unknown API key, or anonymous creation is off", body = ErrorBody),
+        (status = 413, description = "Larger than pastes.max_bytes (paste_too_large)", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The database or blob store is unavailable; it is named", body = ErrorBody),
+    ))]
 pub async fn create(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let max = ctx.state.pastes.rules().max_bytes;
@@ -146,6 +157,23 @@ fn created_json(ctx: &Ctx, created: CreatedPaste) -> Response {
 /// `visibility` come from the query string and the password from `X-Paste-Password`.
 /// Returns 201 with the paste URL as text, in `Location`, and the delete token in
 /// `X-Delete-Token`.
+#[utoipa::path(post, path = "/", tag = "pastes",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The paste, byte for byte"),
+    security((), ("api_key" = [])),
+    params(
+        ("title" = Option<String>, Query, description = "Title, such as a file name"),
+        ("syntax" = Option<String>, Query, description = "Syntax name or file extension"),
+        ("expires_in" = Option<String>, Query, description = "burn, 10m, 1h, 1d, 1w, never or seconds"),
+        ("visibility" = Option<String>, Query, description = "unlisted (default) or private"),
+        ("X-Paste-Password" = Option<String>, Header, description = "The password of a protected paste"),
+    ),
+    responses(
+        (status = 201, description = "The paste URL as text, also in Location; the delete token in X-Delete-Token", content_type = "text/plain"),
+        (status = 400, description = "Invalid field, such as empty_paste", body = ErrorBody),
+        (status = 413, description = "Larger than pastes.max_bytes (paste_too_large)", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The database or blob store is unavailable; it is named", body = ErrorBody),
+    ))]
 pub async fn create_raw(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let max = ctx.state.pastes.rules().max_bytes;
@@ -271,6 +299,15 @@ fn header_text(ctx: &Ctx, name: &HeaderName) -> Option<String> {
 
 /// `GET /api/pastes/{id}`: the metadata, with the content unless the paste is
 /// burn-after-reading, which only `POST /api/pastes/{id}/reveal` releases.
+#[utoipa::path(method(get, head), path = "/api/pastes/{id}", tag = "pastes",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), ("X-Paste-Password" = Option<String>, Header, description = "The password of a protected paste")),
+    responses(
+        (status = 200, description = "The paste, with content unless it is burn-after-reading", body = PasteView),
+        (status = 401, description = "The paste has a password (password_required)", body = ErrorBody),
+        (status = 403, description = "Wrong password", body = ErrorBody),
+        (status = 404, description = "No such live paste visible to the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;
@@ -292,6 +329,15 @@ pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
 
 /// `POST /api/pastes/{id}/reveal`: metadata and content; a burn-after-reading paste is
 /// deleted by this request, and of concurrent reveals exactly one succeeds.
+#[utoipa::path(post, path = "/api/pastes/{id}/reveal", tag = "pastes",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), ("X-Paste-Password" = Option<String>, Header, description = "The password of a protected paste")),
+    responses(
+        (status = 200, description = "The paste with content; a burn-after-reading paste is now deleted", body = PasteView),
+        (status = 401, description = "The paste has a password (password_required)", body = ErrorBody),
+        (status = 403, description = "Wrong password", body = ErrorBody),
+        (status = 404, description = "No such live paste, or another reveal came first", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn reveal(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;
@@ -305,6 +351,16 @@ pub async fn reveal(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /api/pastes/{id}` with `X-Delete-Token` or the owner's API key.
+#[utoipa::path(delete, path = "/api/pastes/{id}", tag = "pastes",
+    security((), ("api_key" = [])),
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), ("X-Delete-Token" = Option<String>, Header, description = "The token returned at creation")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Neither a delete token nor the owner's key (delete_token_required)", body = ErrorBody),
+        (status = 403, description = "Wrong delete token", body = ErrorBody),
+        (status = 404, description = "No such live paste", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;
@@ -318,6 +374,15 @@ pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
 
 /// `GET /p/{id}/raw`: the exact stored bytes. Text is `text/plain; charset=utf-8`; binary
 /// content and `?download` are attachments.
+#[utoipa::path(method(get, head), path = "/p/{id}/raw", tag = "pastes",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), ("download" = Option<String>, Query, description = "Any value but 0 makes it an attachment"), ("X-Paste-Password" = Option<String>, Header, description = "The password of a protected paste")),
+    responses(
+        (status = 200, description = "The exact bytes: text/plain; charset=utf-8, or application/octet-stream for binary content", content_type = "text/plain"),
+        (status = 401, description = "The paste has a password (password_required)", body = ErrorBody),
+        (status = 403, description = "Wrong password, or burn-after-reading (reveal_required)", body = ErrorBody),
+        (status = 404, description = "No such live paste visible to the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn raw(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;
@@ -328,6 +393,13 @@ pub async fn raw(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `GET /p/{id}/download`: the raw bytes as an attachment.
+#[utoipa::path(method(get, head), path = "/p/{id}/download", tag = "pastes",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), ("X-Paste-Password" = Option<String>, Header, description = "The password of a protected paste")),
+    responses(
+        (status = 200, description = "The exact bytes as an attachment", content_type = "application/octet-stream"),
+        (status = 403, description = "Wrong password, or burn-after-reading (reveal_required)", body = ErrorBody),
+        (status = 404, description = "No such live paste visible to the caller", body = ErrorBody),
+    ))]
 pub async fn download(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?.map(|user| user.user_id);
     let id = ctx.param("id")?;
@@ -388,10 +460,28 @@ fn no_store(response: &mut Response) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// The QR code of a paste's URL, as PNG.
+#[utoipa::path(get, path = "/api/pastes/{id}/qr.png", tag = "qr",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), super::qr::QrQuery),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png"),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 400, description = "Invalid option", body = ErrorBody),
+        (status = 404, description = "No such live paste visible to the caller", body = ErrorBody),
+    ))]
 pub async fn qr_png(ctx: Ctx) -> Result<Response, ApiError> {
     paste_qr(ctx, QrFormat::Png).await
 }
 
+/// The QR code of a paste's URL, as SVG.
+#[utoipa::path(get, path = "/api/pastes/{id}/qr.svg", tag = "qr",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]"), super::qr::QrQuery),
+    responses(
+        (status = 200, description = "The image", content_type = "image/svg+xml"),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 400, description = "Invalid option", body = ErrorBody),
+        (status = 404, description = "No such live paste visible to the caller", body = ErrorBody),
+    ))]
 pub async fn qr_svg(ctx: Ctx) -> Result<Response, ApiError> {
     paste_qr(ctx, QrFormat::Svg).await
 }

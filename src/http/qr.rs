@@ -2,7 +2,24 @@
 //! never the target, so the target can change without reprinting the code. Every image URL is
 //! immutable: the same options always give the same bytes.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+
+/// The rendering options of every QR route, for the API description.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct QrQuery {
+    /// Width and height of the image in pixels, 64 to 2048 (default 256).
+    size: Option<u32>,
+    /// Quiet zone around the code in modules, 0 to 16 (default 4).
+    margin: Option<u32>,
+    /// Error correction level: L, M (default), Q or H.
+    ecl: Option<String>,
+    /// Foreground colour as hex, such as 000000.
+    fg: Option<String>,
+    /// Background colour as hex, such as ffffff.
+    bg: Option<String>,
+}
 use super::request::Ctx;
 use super::response::{Response, empty, full};
 use http::{HeaderValue, StatusCode, header};
@@ -12,10 +29,30 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// An SVG opened on its own cannot run anything or load anything.
 const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
+/// The QR code of a short link, as PNG.
+#[utoipa::path(get, path = "/api/links/{code}/qr.png", tag = "qr",
+    params(("code" = String, Path, description = "Generated code or alias"), QrQuery),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png"),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 400, description = "Invalid option, such as qr_invalid_size", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
+        (status = 503, description = "The renderers are busy", body = ErrorBody),
+    ))]
 pub async fn link_png(ctx: Ctx) -> Result<Response, ApiError> {
     link_qr(ctx, QrFormat::Png).await
 }
 
+/// The QR code of a short link, as SVG.
+#[utoipa::path(get, path = "/api/links/{code}/qr.svg", tag = "qr",
+    params(("code" = String, Path, description = "Generated code or alias"), QrQuery),
+    responses(
+        (status = 200, description = "The image", content_type = "image/svg+xml"),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 400, description = "Invalid option", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
+        (status = 503, description = "The renderers are busy", body = ErrorBody),
+    ))]
 pub async fn link_svg(ctx: Ctx) -> Result<Response, ApiError> {
     link_qr(ctx, QrFormat::Svg).await
 }

@@ -33,6 +33,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/healthz" => ops::healthz),
         route!(GET "/readyz" => ops::readyz),
         route!(GET "/metrics" => ops::metrics),
+        route!(GET "/api/openapi.json" => ops::openapi),
         route!(POST "/api/links" => links::create),
         route!(GET "/api/links" => links::list),
         route!(GET "/api/links/{code}" => links::get),

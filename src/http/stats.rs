@@ -1,6 +1,6 @@
 //! Click statistics: `GET /api/links/{code}/stats` and `GET /api/stats/top`.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::request::Ctx;
 use super::response::{Response, json};
 use chrono::Utc;
@@ -14,6 +14,20 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_TOP: i64 = 10;
 const MAX_TOP: i64 = 100;
 
+/// Click statistics of one link over a range.
+#[utoipa::path(get, path = "/api/links/{code}/stats", tag = "analytics",
+    params(
+        ("code" = String, Path, description = "Generated code or alias"),
+        ("from" = Option<String>, Query, description = "RFC 3339 start (default: 7 days before `to`)"),
+        ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
+        ("interval" = Option<String>, Query, description = "hour or day"),
+    ),
+    responses(
+        (status = 200, description = "The statistics", body = stats::LinkStats),
+        (status = 400, description = "Invalid range or interval", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn link_stats(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let code = ctx.param("code")?;
@@ -34,6 +48,12 @@ pub async fn link_stats(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `GET /stats/{code}`: the statistics page, with the default range.
+#[utoipa::path(get, path = "/stats/{code}", tag = "analytics",
+    params(("code" = String, Path, description = "Generated code or alias")),
+    responses(
+        (status = 200, description = "HTML page", content_type = "text/html"),
+        (status = 404, description = "No such link", content_type = "text/html"),
+    ))]
 pub async fn link_stats_page(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.caller().await?;
     let code = ctx.param("code")?;
@@ -64,7 +84,7 @@ pub async fn link_stats_page(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(crate::web::html_response(StatusCode::OK, page))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TopLink {
     code: String,
     short_url: String,
@@ -72,12 +92,25 @@ struct TopLink {
     clicks: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TopList {
     window: String,
     items: Vec<TopLink>,
 }
 
+/// The caller's most clicked links over a recent window.
+#[utoipa::path(get, path = "/api/stats/top", tag = "analytics",
+    security(("api_key" = [])),
+    params(
+        ("window" = Option<String>, Query, description = "Such as 15m, 1h (default) or 24h; at most 24h"),
+        ("limit" = Option<i64>, Query, description = "1 to 100 (default 10)"),
+    ),
+    responses(
+        (status = 200, description = "The top links", body = TopList),
+        (status = 400, description = "Invalid window or limit", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 503, description = "The cache is unavailable", body = ErrorBody),
+    ))]
 pub async fn top(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let window_text = ctx.query("window").unwrap_or_else(|| "1h".to_owned());

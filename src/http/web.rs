@@ -29,7 +29,8 @@ const TOKEN_COOKIE_SECS: u32 = 600;
 /// the size of the content.
 const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-/// `GET /`.
+/// The home page with the paste and shorten forms.
+#[utoipa::path(get, path = "/", tag = "web", responses((status = 200, description = "HTML page", content_type = "text/html")))]
 pub async fn home(ctx: Ctx) -> Result<Response, ApiError> {
     let view = HomeView {
         max_paste_bytes: ctx.state.pastes.rules().max_bytes,
@@ -38,7 +39,13 @@ pub async fn home(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(html_response(StatusCode::OK, home_page(&view)))
 }
 
-/// `GET /static/{file}`.
+/// A static asset such as the stylesheet.
+#[utoipa::path(get, path = "/static/{file}", tag = "web",
+    params(("file" = String, Path, description = "Asset file name with its content hash")),
+    responses(
+        (status = 200, description = "The asset, cached for a year"),
+        (status = 404, description = "No such asset", content_type = "text/html"),
+    ))]
 pub async fn static_file(ctx: Ctx) -> Result<Response, ApiError> {
     let file = ctx.param("file")?;
     match crate::web::static_asset(&file) {
@@ -52,6 +59,13 @@ pub async fn static_file(ctx: Ctx) -> Result<Response, ApiError> {
 
 /// `POST /p`: creates a paste from the home page form and redirects to its page. A rejected
 /// form comes back with its values and the error.
+#[utoipa::path(post, path = "/p", tag = "web",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "content, title, syntax, expires_in, visibility, password"),
+    responses(
+        (status = 303, description = "Created; Location is the paste page"),
+        (status = 400, description = "The home page again, with the values and the error", content_type = "text/html"),
+        (status = 413, description = "Larger than pastes.max_bytes", content_type = "text/html"),
+    ))]
 pub async fn create_paste(mut ctx: Ctx) -> Result<Response, ApiError> {
     let max = ctx.state.pastes.rules().max_bytes;
     let limit = max.saturating_mul(3).saturating_add(FORM_OVERHEAD_BYTES);
@@ -127,6 +141,12 @@ fn created_redirect(ctx: &Ctx, id: &str, token: &str) -> Response {
 }
 
 /// `POST /s`: creates a short link from the home page form.
+#[utoipa::path(post, path = "/s", tag = "web",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "url, alias"),
+    responses(
+        (status = 201, description = "The new short link", content_type = "text/html"),
+        (status = 400, description = "The home page again, with the values and the error", content_type = "text/html"),
+    ))]
 pub async fn shorten(mut ctx: Ctx) -> Result<Response, ApiError> {
     let limit = ctx.state.settings.server.max_json_body_bytes;
     let body = match ctx.bytes(limit).await {
@@ -172,6 +192,13 @@ pub async fn shorten(mut ctx: Ctx) -> Result<Response, ApiError> {
 
 /// `GET /p/{id}`: the paste page, or the reveal page of a burn-after-reading paste, or the
 /// password page of a protected one. Nothing here consumes a burn-after-reading paste.
+#[utoipa::path(method(get, head), path = "/p/{id}", tag = "web",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]")),
+    responses(
+        (status = 200, description = "The highlighted paste, or the reveal form of a burn-after-reading paste", content_type = "text/html"),
+        (status = 401, description = "The password form", content_type = "text/html"),
+        (status = 404, description = "No such live paste visible to the caller", content_type = "text/html"),
+    ))]
 pub async fn paste(ctx: Ctx) -> Result<Response, ApiError> {
     let id = ctx.param("id")?;
     let caller = web_caller(&ctx).await;
@@ -201,6 +228,14 @@ pub async fn paste(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `POST /p/{id}/reveal`: shows a burn-after-reading paste once and deletes it.
+#[utoipa::path(post, path = "/p/{id}/reveal", tag = "web",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "password, when the paste has one"),
+    responses(
+        (status = 200, description = "The paste, shown once and deleted if burn-after-reading", content_type = "text/html"),
+        (status = 403, description = "Wrong password", content_type = "text/html"),
+        (status = 404, description = "No such live paste", content_type = "text/html"),
+    ))]
 pub async fn reveal(mut ctx: Ctx) -> Result<Response, ApiError> {
     let id = ctx.param("id")?;
     let caller = web_caller(&ctx).await;
@@ -217,6 +252,14 @@ pub async fn reveal(mut ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `POST /p/{id}/unlock`: shows a password-protected paste.
+#[utoipa::path(post, path = "/p/{id}/unlock", tag = "web",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "password"),
+    responses(
+        (status = 200, description = "The paste", content_type = "text/html"),
+        (status = 403, description = "Wrong password", content_type = "text/html"),
+        (status = 404, description = "No such live paste", content_type = "text/html"),
+    ))]
 pub async fn unlock(mut ctx: Ctx) -> Result<Response, ApiError> {
     let id = ctx.param("id")?;
     let caller = web_caller(&ctx).await;
@@ -243,6 +286,15 @@ pub async fn unlock(mut ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// `POST /p/{id}/delete`: deletes a paste with the `delete_token` form field.
+#[utoipa::path(post, path = "/p/{id}/delete", tag = "web",
+    params(("id" = String, Path, description = "Paste id: 13 characters of [0-9a-z]")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "delete_token"),
+    responses(
+        (status = 200, description = "Deleted", content_type = "text/html"),
+        (status = 401, description = "No token", content_type = "text/html"),
+        (status = 403, description = "Wrong token", content_type = "text/html"),
+        (status = 404, description = "No such live paste", content_type = "text/html"),
+    ))]
 pub async fn delete(mut ctx: Ctx) -> Result<Response, ApiError> {
     let id = ctx.param("id")?;
     let limit = ctx.state.settings.server.max_json_body_bytes;

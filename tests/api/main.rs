@@ -15,4 +15,5 @@ mod links;
 mod ops;
 mod pastes;
 mod qr;
+mod scale_out;
 mod shutdown;

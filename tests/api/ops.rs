@@ -87,3 +87,80 @@ async fn metrics_are_exposed(db: Db) {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn openapi_document_covers_every_route() {
+    let Some(app) = spawn_app(Db::Sqlite).await else {
+        return;
+    };
+    let response = app.get("/api/openapi.json", None).await;
+    assert_eq!(response.status(), 200);
+    let document: serde_json::Value = response.json().await.expect("JSON document");
+    let version = document["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "OpenAPI version {version}");
+
+    let mut missing = Vec::new();
+    for route in linkyard::http::router::routes() {
+        let method = route.method.as_str().to_ascii_lowercase();
+        let operation = &document["paths"][route.pattern][&method];
+        if !operation.is_object() {
+            missing.push(format!("{} {}", route.method, route.pattern));
+            continue;
+        }
+        // Every operation that can fail documents its errors with the shared error body.
+        let responses = operation["responses"].as_object().expect("responses");
+        assert!(
+            !responses.is_empty(),
+            "{method} {} has no responses",
+            route.pattern
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:?}"
+    );
+
+    let error_schema = &document["components"]["schemas"]["ErrorBody"];
+    assert!(error_schema.is_object(), "the error body has a schema");
+    assert!(
+        document["components"]["securitySchemes"]["api_key"].is_object(),
+        "the bearer key scheme is described"
+    );
+}
+
+/// A job carries the id of the request that caused it, so its log lines can be matched up.
+#[tokio::test]
+async fn jobs_carry_the_request_id() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(app) = crate::helpers::spawn_app_with(Db::Sqlite, |settings| {
+        // Nobody runs the jobs, so the outbox row stays for inspection.
+        settings.queue.consume_in_serve = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let response = app
+        .client
+        .post(app.url("/api/links"))
+        .header("x-request-id", "trace-abc-123")
+        .json(&json!({ "url": "https://example.com/traced" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-request-id"], "trace-abc-123");
+
+    let db = &app.application().state().db;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kind, request_id FROM outbox",
+        ))
+        .await
+        .expect("outbox read");
+    assert_eq!(rows.len(), 1, "one pre-render job");
+    let request_id: Option<String> = rows[0].try_get("", "request_id").expect("column");
+    assert_eq!(request_id.as_deref(), Some("trace-abc-123"));
+    app.shutdown().await;
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod mmdb;
+pub mod proxy;
 pub mod redis;
 
 use std::future::Future;

@@ -147,7 +147,7 @@ fn format_time(seconds: i64) -> String {
         .unwrap_or_else(|| seconds.to_string())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Point {
     pub start: String,
     pub total: i64,
@@ -155,7 +155,7 @@ pub struct Point {
     pub bots: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValueCount {
     /// `None` means unknown.
     pub value: Option<String>,
@@ -163,7 +163,7 @@ pub struct ValueCount {
 }
 
 /// The statistics of one link over a range.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkStats {
     pub from: String,
     pub to: String,

@@ -16,6 +16,17 @@ use std::fmt;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+tokio::task_local! {
+    /// The id of the HTTP request being handled, set by the HTTP layer around each handler. Jobs
+    /// created while it is set carry it, so a job's log lines name the request that caused it.
+    pub static REQUEST_ID: String;
+}
+
+/// The id of the request the current task is handling, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Fetch a bookmark's page, extract its metadata and update the row.
 pub const ENRICH_BOOKMARK: &str = "enrich_bookmark";
 /// Write a bookmark's search document.
@@ -71,7 +82,7 @@ impl NewJob {
             id: format!("{:032x}", rand::random::<u128>()),
             kind: kind.into(),
             payload,
-            request_id: None,
+            request_id: current_request_id(),
         }
     }
 

@@ -1,11 +1,13 @@
 //! Search latency benchmark: indexes synthetic bookmarks into the embedded Tantivy index, then
 //! runs a mix of queries through the `SearchIndex` port and prints p50 and p99 per kind of query.
 //!
-//! Run it with `cargo run --release -p linkyard-bench --bin search [-- DOCUMENTS [QUERIES]]`
-//! (defaults: 100,000 documents and 500 queries of each kind). The data is generated from a
-//! fixed seed, so runs on one machine are comparable. The target is a p99 of at most 20 ms over
-//! 100,000 bookmarks.
+//! Run it with `cargo run --release -p linkyard-bench -- search [--search-documents N]
+//! [--search-queries N]` (defaults: 100,000 documents and 500 queries of each kind), or as part
+//! of `all`. The data is generated from a fixed seed, so runs on one machine are comparable. The
+//! target is a p99 of at most 20 ms over 100,000 bookmarks.
 
+use crate::Options;
+use crate::report::{Report, Row};
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use linkyard::backends::search::tantivy::{TantivyOptions, TantivySearch};
@@ -25,11 +27,11 @@ const BATCH: usize = 1_000;
 const PAGE_SIZE: usize = 20;
 const TARGET_P99: Duration = Duration::from_millis(20);
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> anyhow::Result<()> {
-    let mut arguments = std::env::args().skip(1);
-    let documents: usize = parse_argument(arguments.next(), 100_000)?;
-    let queries_per_kind: usize = parse_argument(arguments.next(), 500)?;
+/// Indexes the synthetic bookmarks, runs every kind of query, prints the per-kind table and adds
+/// the overall row to `report`.
+pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let documents = options.search_documents;
+    let queries_per_kind = options.search_queries;
 
     let mut rng = StdRng::seed_from_u64(SEED);
     let corpus = Corpus::generate(&mut rng);
@@ -45,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let index = TantivySearch::open(options).await?;
     let indexing = index_all(&index, &bookmarks).await?;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     let largest = largest_user(&bookmarks);
     writeln!(
         out,
@@ -84,6 +86,8 @@ async fn main() -> anyhow::Result<()> {
     let heavy = run_largest_user(&index, &corpus, &mut rng, largest.0, queries_per_kind).await?;
     print_row(&mut out, "largest user, one word", &heavy, None)?;
 
+    let total: Duration = all.iter().sum();
+    let p50 = percentile(&mut all, 0.50);
     let p99 = percentile(&mut all, 0.99);
     let verdict = if p99 <= TARGET_P99 { "met" } else { "NOT met" };
     writeln!(
@@ -91,17 +95,19 @@ async fn main() -> anyhow::Result<()> {
         "target p99 <= {} ms over all kinds: {verdict}",
         TARGET_P99.as_millis()
     )?;
+    report.push(Row::timed(
+        &format!("bookmark search, {documents} bookmarks (Tantivy, one query at a time)"),
+        all.len() as f64 / total.as_secs_f64().max(f64::MIN_POSITIVE),
+        millis(p50),
+        millis(p99),
+    ));
+    report.note(format!(
+        "search: p99 {:.2} ms over {documents} bookmarks, target <= {} ms: {verdict}",
+        millis(p99),
+        TARGET_P99.as_millis()
+    ));
     index.close().await?;
     Ok(())
-}
-
-fn parse_argument(argument: Option<String>, default: usize) -> anyhow::Result<usize> {
-    match argument {
-        None => Ok(default),
-        Some(text) => text.replace('_', "").parse().with_context(|| {
-            format!("'{text}' is not a count; pass DOCUMENTS and QUERIES as numbers")
-        }),
-    }
 }
 
 async fn index_all(
