@@ -1090,3 +1090,46 @@ async fn s3_outage_during_create_is_503() {
     assert_eq!(row_count(&app).await, 0, "no row without its object");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_command_deletes_expired() {
+    let Some(mut app) = spawn(Store::Filesystem, |_| {}).await else {
+        return;
+    };
+    let expiring = id_of(&create(&app, None, json!({ "content": "old", "expires_in": 1 })).await);
+    let kept = id_of(&create(&app, None, json!({ "content": "kept", "expires_in": "1d" })).await);
+    let expired = eventually(Duration::from_secs(10), || async {
+        let status = app.get(&format!("/p/{expiring}/raw"), None).await.status();
+        (status == 404).then_some(())
+    })
+    .await;
+    assert!(expired.is_some(), "the paste did not expire");
+    let application = app.app.take().expect("application is running");
+    let mut settings = application.state().settings.clone();
+    application.shutdown().await.expect("graceful shutdown");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_linkyard"))
+        .arg("--data-dir")
+        .arg(&settings.storage.data_dir)
+        .arg("sweep")
+        .env("LINKYARD_LOG__FILTER", "error")
+        .output()
+        .expect("run linkyard sweep");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "sweep failed: {stdout}");
+    assert_eq!(
+        stdout.trim(),
+        "deleted 1 expired pastes and 0 orphaned objects"
+    );
+
+    settings.server.listen = "127.0.0.1:0".parse().expect("address");
+    let restarted = linkyard::Application::build(settings)
+        .await
+        .expect("restart");
+    app.base = format!("http://{}", restarted.local_addr());
+    app.app = Some(restarted);
+    assert_eq!(row_count(&app).await, 1);
+    assert!(!object_exists(&app, &expiring).await);
+    assert!(object_exists(&app, &kept).await);
+    finish(app).await;
+}

@@ -80,6 +80,8 @@ impl PasteCore {
             .await
     }
 
+    // NOTE: every sweep lists all paste objects, one page of `sweep_batch` keys at a time, so
+    // its cost grows with the number of pastes; a large deployment should sweep less often.
     async fn sweep_orphans(&self) -> Result<u64, PasteError> {
         let grace = chrono::Duration::from_std(self.rules.orphan_grace).unwrap_or_default();
         let cutoff = Utc::now() - grace;
