@@ -237,9 +237,37 @@ async fn s3_rows(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         &hot,
         true,
     ));
-    report.note(format!(
-        "the S3 rows left {} objects under the key prefix {prefix}/",
-        ids.len()
-    ));
-    Ok(())
+    drop(linkyard);
+    delete_prefix(&env).await
+}
+
+/// Deletes every object the S3 rows wrote, through a store opened with the same settings.
+async fn delete_prefix(env: &[(&str, &str)]) -> anyhow::Result<()> {
+    let mut settings = linkyard::Settings::embedded_defaults()?;
+    let blob = &mut settings.blob;
+    blob.backend = linkyard::settings::BlobBackend::S3;
+    for (name, value) in env {
+        let value = (*value).to_owned();
+        match *name {
+            "LINKYARD_BLOB__S3_ENDPOINT" => blob.s3_endpoint = value,
+            "LINKYARD_BLOB__S3_ACCESS_KEY" => blob.s3_access_key = value,
+            "LINKYARD_BLOB__S3_SECRET_KEY" => {
+                blob.s3_secret_key = linkyard::settings::SecretString::new(value)
+            }
+            "LINKYARD_BLOB__S3_REGION" => blob.s3_region = value,
+            "LINKYARD_BLOB__S3_BUCKET" => blob.s3_bucket = value,
+            "LINKYARD_BLOB__S3_PREFIX" => blob.s3_prefix = value,
+            _ => {}
+        }
+    }
+    let store = linkyard::backends::blob::connect(&settings).await?;
+    loop {
+        let objects = store.list("", None, 1000).await?;
+        if objects.is_empty() {
+            return Ok(());
+        }
+        for object in objects {
+            store.delete(&object.key).await?;
+        }
+    }
 }
