@@ -1133,3 +1133,33 @@ async fn sweep_command_deletes_expired() {
     assert!(object_exists(&app, &kept).await);
     finish(app).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_store_failure_is_survived() {
+    let Some(app) = spawn(Store::Filesystem, |_| {}).await else {
+        return;
+    };
+    let before = id_of(&create(&app, None, json!({ "content": "before the failure" })).await);
+    let pastes = &app.application().state().pastes;
+    pastes.inject_failure().expect("failure injected");
+
+    // Reads wait for the supervisor to start a new PasteStore, then serve again.
+    let served = eventually(Duration::from_secs(5), || async {
+        let response = app.get(&format!("/api/pastes/{before}"), None).await;
+        (response.status() == 200).then_some(response)
+    })
+    .await
+    .expect("the paste is served after the restart");
+    let json: Value = served.json().await.expect("json");
+    assert_eq!(json["content"], "before the failure");
+    let after = create(&app, None, json!({ "content": "after the failure" })).await;
+    let raw = app.get(&format!("/p/{}/raw", id_of(&after)), None).await;
+    assert_eq!(raw.text().await.expect("body"), "after the failure");
+    let restarts = app
+        .application()
+        .state()
+        .actor_restarts
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(restarts >= 1, "the supervisor counted no restart");
+    finish(app).await;
+}

@@ -51,6 +51,8 @@ pub enum PasteMessage {
     /// Runs a sweep. `None` is the scheduled run, whose result goes only to the log.
     Sweep(Option<Reply<SweepReport>>),
     SweepFinished(Result<SweepReport, Arc<PasteError>>),
+    /// Makes the actor fail, to exercise supervision in tests.
+    InjectFailure,
 }
 
 #[derive(Clone)]
@@ -154,6 +156,7 @@ impl Actor for PasteStore {
                 start_sweep(&myself, state);
             }
             PasteMessage::SweepFinished(result) => finish_sweep(&myself, state, result),
+            PasteMessage::InjectFailure => return Err("injected paste store failure".into()),
         }
         Ok(())
     }
@@ -438,6 +441,17 @@ impl Pastes {
             .await?;
         self.hot.invalidate(id);
         deleted
+    }
+
+    /// Makes the actor fail, to exercise supervision in tests.
+    #[doc(hidden)]
+    pub fn inject_failure(&self) -> Result<(), ActorUnavailable> {
+        let actor = self.slot.get()?;
+        actor
+            .cast(PasteMessage::InjectFailure)
+            .map_err(|_| ActorUnavailable {
+                name: self.slot.name(),
+            })
     }
 
     /// Runs one sweep now and returns what it deleted.
