@@ -1,7 +1,7 @@
 //! The sweeper: deletes expired pastes and orphaned objects.
 //!
 //! Expired pastes lose their object first and their row second, so an object never outlives
-//! its row; an expired row is already invisible to every read. Orphans are objects without a
+//! its row. An expired row is already invisible to every read. Orphans are objects without a
 //! row, left behind by a create whose row insert failed or by a failed object delete. Only
 //! orphans older than the grace period are deleted, because a create writes its object before
 //! its row.
@@ -17,8 +17,8 @@ use std::collections::HashSet;
 /// Objects deleted at once.
 const DELETE_CONCURRENCY: usize = 8;
 
-/// The most batches of expired pastes one sweep deletes, so one run stays bounded; the next
-/// run continues.
+/// The maximum batches of expired pastes that one sweep deletes, so one run stays bounded.
+/// The next run continues.
 const MAX_BATCHES: usize = 100;
 
 /// What one sweep deleted.
