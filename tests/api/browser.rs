@@ -205,7 +205,7 @@ async fn paste_form_in_headless_chromium() {
 }
 
 /// Decodes standard base64, which is how WebDriver returns screenshots.
-fn decode_base64(text: &str) -> Vec<u8> {
+pub fn decode_base64(text: &str) -> Vec<u8> {
     let value = |byte: u8| -> Option<u32> {
         match byte {
             b'A'..=b'Z' => Some(u32::from(byte - b'A')),

@@ -2,6 +2,7 @@
 //! store and, when `LINKYARD_TEST_S3_*` names a server (`scripts/s3-test-server.sh start`
 //! prints the variables), against S3 under a key prefix of its own.
 
+use crate::browser::decode_base64;
 use crate::helpers::{BROWSER, Db, TestApp, error_code, on_both_databases, spawn_app_with};
 use crate::support::eventually;
 use linkyard::Settings;
@@ -264,6 +265,24 @@ async fn raw_upload_is_byte_exact(store: Store) {
             );
             assert!(!headers.contains_key("content-disposition"), "{case}");
             assert!(!page.contains("Binary content"), "{case}");
+        }
+
+        let meta: Value = app
+            .get(&format!("/api/pastes/{id}"), None)
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(meta["binary"], binary, "{case}");
+        if binary {
+            assert!(meta.get("content").is_none(), "{case}");
+            let encoded = meta["content_base64"].as_str().expect("base64 content");
+            assert_eq!(decode_base64(encoded), body, "{case}");
+        } else {
+            assert_eq!(
+                meta["content"].as_str().map(str::as_bytes),
+                Some(body.as_slice())
+            );
         }
 
         let download = app.get(&format!("/p/{id}/raw?download=1"), None).await;

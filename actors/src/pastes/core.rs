@@ -136,6 +136,8 @@ impl PasteCore {
     }
 
     /// Checks the password of a protected paste: 401 without one, 403 for a wrong one.
+    // NOTE: password attempts are not rate limited, so guessing costs an attacker only the
+    // Argon2 time per try, which the server pays too.
     pub async fn check_password(
         &self,
         row: &PasteRow,
