@@ -22,6 +22,7 @@ use linkyard_actors::id_allocator::{
 };
 use linkyard_actors::link_writer::{LinkWriter, LinkWriterArguments, LinkWriterMessage};
 use linkyard_actors::links::{LinkParts, LinkRules, Links};
+use linkyard_actors::pastes::{ExpiresIn, PasteMessage, PasteRules, PasteStoreArguments, Pastes};
 use linkyard_actors::qr::{QrFactory, QrPoolConfig, QrRenderer};
 use linkyard_actors::supervisor::{
     ActorSlot, ChildSpec, Supervisor, SupervisorArguments, SupervisorMessage,
@@ -49,6 +50,7 @@ pub struct AppState {
     pub queue: Arc<dyn JobQueue>,
     pub links: Links,
     pub qr: QrRenderer,
+    pub pastes: Pastes,
     pub clicks: Clicks,
     pub live: Arc<dyn LiveCounters>,
     pub accounts: Accounts,
@@ -198,6 +200,8 @@ impl Application {
         );
         let (qr, qr_pool) = qr_renderer(&settings, Arc::clone(&blobs));
         children.push(qr_pool);
+        let (pastes, paste_store) = paste_store(&settings, &db, Arc::clone(&blobs))?;
+        children.push(paste_store);
         let invalidations = spawn_invalidation_listener(&cache, links.clone());
         let (clicks, aggregator) = clicks_and_aggregator(
             &settings,
@@ -237,6 +241,7 @@ impl Application {
             queue,
             links,
             qr,
+            pastes,
             clicks,
             live,
             accounts,
@@ -443,6 +448,36 @@ fn qr_renderer(settings: &Settings, blobs: Arc<dyn BlobStore>) -> (QrRenderer, C
     let timeout = Duration::from_millis(config.render_timeout_ms.max(1));
     let renderer = QrRenderer::new(slot.clone(), blobs, timeout);
     (renderer, linkyard_actors::qr::child_spec(slot, pool))
+}
+
+/// Builds the paste handle and the supervisor's recipe for the `PasteStore` actor.
+fn paste_store(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    blobs: Arc<dyn BlobStore>,
+) -> anyhow::Result<(Pastes, ChildSpec)> {
+    let config = &settings.pastes;
+    let default_expiry = ExpiresIn::parse(&config.default_expiry)
+        .with_context(|| format!("pastes.default_expiry '{}'", config.default_expiry))?;
+    let rules = PasteRules {
+        anonymous_create: config.anonymous_create,
+        max_bytes: config.max_bytes,
+        max_expiry: (config.max_expiry_secs > 0)
+            .then(|| Duration::from_secs(config.max_expiry_secs)),
+        default_expiry,
+        sweep_interval: Duration::from_secs(config.sweep_interval_secs),
+        sweep_batch: config.sweep_batch.max(1),
+        orphan_grace: Duration::from_secs(config.orphan_grace_secs),
+    };
+    let slot = ActorSlot::<PasteMessage>::new("paste_store");
+    let db = db.clone();
+    let actor_rules = rules.clone();
+    let spec = linkyard_actors::pastes::child_spec(slot.clone(), move || PasteStoreArguments {
+        db: db.clone(),
+        blobs: Arc::clone(&blobs),
+        rules: actor_rules.clone(),
+    });
+    Ok((Pastes::new(slot, rules), spec))
 }
 
 /// Builds the click handle and the supervisor's recipe for the aggregator behind it.

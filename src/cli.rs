@@ -1,5 +1,5 @@
-//! The command line: `serve`, `worker`, `migrate` and `user`, each with the global `--config` and
-//! `--data-dir` options.
+//! The command line: `serve`, `worker`, `migrate`, `user` and `sweep`, each with the global
+//! `--config` and `--data-dir` options.
 
 use crate::app::{self, Application};
 use crate::settings::{CommandLineOverrides, Settings};
@@ -41,6 +41,8 @@ pub enum Command {
     /// Manage users and their API keys.
     #[command(subcommand)]
     User(UserCommand),
+    /// Delete expired pastes and orphaned paste objects once, then exit.
+    Sweep,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => user(&settings, command).await,
+        Command::Sweep => sweep(settings).await,
     }
 }
 
@@ -142,5 +145,26 @@ async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
             eprintln!("Issued a new API key for {email}. It is not shown again.");
         }
     }
+    Ok(())
+}
+
+/// Runs one paste sweep in a process of its own, against the configured database and blob
+/// store, without serving HTTP.
+#[expect(
+    clippy::print_stdout,
+    reason = "the command prints what it deleted for the operator"
+)]
+async fn sweep(mut settings: Settings) -> anyhow::Result<()> {
+    // Port 0: this process serves nothing, and the real server may hold the configured port.
+    settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.pastes.sweep_interval_secs = 0;
+    let app = Application::build(settings).await?;
+    let report = app.state().pastes.sweep().await;
+    app.shutdown().await?;
+    let report = report.context("sweeping pastes")?;
+    println!(
+        "deleted {} expired pastes and {} orphaned objects",
+        report.expired, report.orphans
+    );
     Ok(())
 }

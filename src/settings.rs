@@ -40,6 +40,7 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     pub qr: QrSettings,
     pub search: SearchSettings,
+    pub pastes: PasteSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +230,21 @@ pub struct AnalyticsSettings {
     pub max_queued_clicks: usize,
     /// A MaxMind-format country database; empty means countries are unknown.
     pub geoip_db: PathBuf,
+}
+
+/// The paste product. `config/default.toml` documents each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasteSettings {
+    pub anonymous_create: bool,
+    pub max_bytes: u64,
+    /// 0 means no maximum.
+    pub max_expiry_secs: u64,
+    pub default_expiry: String,
+    /// 0 turns the scheduled sweeper off.
+    pub sweep_interval_secs: u64,
+    pub sweep_batch: u64,
+    pub orphan_grace_secs: u64,
 }
 
 /// Rendering limits of the web UI's paste pages.

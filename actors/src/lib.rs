@@ -11,6 +11,7 @@ pub mod enrich;
 pub mod id_allocator;
 pub mod link_writer;
 pub mod links;
+pub mod pastes;
 pub mod qr;
 pub mod supervisor;
 pub mod url_shard;

@@ -4,6 +4,7 @@
 mod bare;
 mod links;
 mod load;
+mod pastes;
 mod postgres;
 mod qr;
 mod report;
@@ -29,6 +30,8 @@ enum Command {
     Links(Options),
     /// QR codes: uncached renders against the library, cached images against bare hyper.
     Qr(Options),
+    /// Pastes: 4 KiB creates, hot raw reads, a 10 MiB upload's memory and durability.
+    Pastes(Options),
     /// Bookmark search: p50 and p99 latency over synthetic bookmarks in Tantivy.
     Search(Options),
     /// Internal: the bare hyper server.
@@ -108,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(async {
                 links::run(&options, &mut report).await?;
                 qr::run(&options, &mut report).await?;
+                pastes::run(&options, &mut report).await?;
                 search::run(&options, &mut report).await
             })?;
             print_report(&options, &report);
@@ -117,6 +121,16 @@ fn main() -> anyhow::Result<()> {
             let options = options.finish();
             let mut report = report::Report::default();
             runtime.block_on(links::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Pastes(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(async {
+                links::bare_baseline(&options, &mut report).await?;
+                pastes::run(&options, &mut report).await
+            })?;
             print_report(&options, &report);
             Ok(())
         }

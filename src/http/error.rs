@@ -5,11 +5,13 @@
 use super::response::{Response, json};
 use http::{HeaderName, HeaderValue, StatusCode};
 use linkyard_actors::accounts::AccountError;
+use linkyard_actors::backends::blob::BlobError;
 use linkyard_actors::backends::queue::QueueError;
 use linkyard_actors::backends::search::SearchError;
 use linkyard_actors::db::DbError;
 use linkyard_actors::domain::SearchQueryError;
 use linkyard_actors::links::LinkError;
+use linkyard_actors::pastes::PasteError;
 use linkyard_actors::qr::{QrError, QrOptionError};
 use linkyard_actors::supervisor::ActorUnavailable;
 use serde::Serialize;
@@ -271,4 +273,79 @@ impl From<SearchQueryError> for ApiError {
     fn from(error: SearchQueryError) -> Self {
         Self::bad_request(error.code(), error.to_string()).with_field("q")
     }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(error: BlobError) -> Self {
+        match &error {
+            BlobError::Unavailable { backend, .. } => {
+                tracing::error!(backend, error = %error_chain(&error), "blob store failure");
+                let mut api = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend_unavailable",
+                    format!("the blob store ({backend}) is unavailable; try again shortly"),
+                );
+                api.backend = Some(backend);
+                api.with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
+            }
+            // Keys and content types are built by the server, so a rejected one is our bug.
+            BlobError::InvalidKey { .. } | BlobError::InvalidContentType { .. } => {
+                tracing::error!(code = error.code(), %error, "blob store rejected a request");
+                internal_error()
+            }
+        }
+    }
+}
+
+impl From<PasteError> for ApiError {
+    fn from(error: PasteError) -> Self {
+        use PasteError as E;
+        let status = match &error {
+            E::Empty
+            | E::InvalidExpiry { .. }
+            | E::InvalidVisibility { .. }
+            | E::InvalidTitle { .. }
+            | E::InvalidSyntax { .. }
+            | E::InvalidPassword { .. }
+            | E::PrivateNeedsOwner => StatusCode::BAD_REQUEST,
+            E::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            E::AnonymousCreateDisabled
+            | E::PasswordRequired { .. }
+            | E::DeleteTokenRequired { .. } => StatusCode::UNAUTHORIZED,
+            E::WrongPassword { .. } | E::WrongDeleteToken { .. } | E::RevealRequired { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            E::NotFound { .. } => StatusCode::NOT_FOUND,
+            E::Hashing { .. } | E::SweepFailed { .. } => {
+                tracing::error!(%error, "paste operation failed");
+                return internal_error();
+            }
+            E::Blob(_) => {
+                let E::Blob(blob) = error else {
+                    return internal_error();
+                };
+                return blob.into();
+            }
+            E::Database(db) => return Self::backend_unavailable("database", db.as_ref()),
+            E::Unavailable(actor) => return actor.clone().into(),
+        };
+        let api = Self::new(status, error.code(), error.to_string());
+        let api = match error.field() {
+            Some(field) => api.with_field(field),
+            None => api,
+        };
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return api.with_header(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        api
+    }
+}
+
+/// Builds a 500 whose cause is already logged. The client gets no internal detail.
+pub fn internal_error() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the request could not be completed because of a server error",
+    )
 }

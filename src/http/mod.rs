@@ -6,6 +6,7 @@ pub mod error;
 pub mod links;
 pub mod openapi;
 pub mod ops;
+pub mod pastes;
 pub mod qr;
 pub mod rate_limit;
 pub mod redirect;
@@ -13,6 +14,7 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod stats;
+pub mod web;
 
 use crate::app::AppState;
 use error::ApiError;

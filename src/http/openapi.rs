@@ -2,7 +2,7 @@
 //! attributes and the request and response types. A test checks that every route of the route
 //! table appears in it, so a new route cannot go undocumented.
 
-use super::{links, ops, qr, redirect, stats};
+use super::{links, ops, pastes, qr, redirect, stats, web};
 use bytes::Bytes;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,11 +31,30 @@ use utoipa::{Modify, OpenApi};
         qr::link_png,
         qr::link_svg,
         redirect::follow,
+        pastes::create,
+        pastes::create_raw,
+        pastes::get,
+        pastes::delete,
+        pastes::reveal,
+        pastes::raw,
+        pastes::download,
+        pastes::qr_png,
+        pastes::qr_svg,
+        web::home,
+        web::static_file,
+        web::shorten,
+        web::create_paste,
+        web::paste,
+        web::reveal,
+        web::unlock,
+        web::delete,
     ),
     modifiers(&BearerKey),
     tags(
         (name = "links", description = "Short links and redirects"),
         (name = "analytics", description = "Click statistics"),
+        (name = "pastes", description = "Pastes: create, read, reveal and delete"),
+        (name = "web", description = "HTML pages and forms of the web UI"),
         (name = "qr", description = "QR codes of links and pastes"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

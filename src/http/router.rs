@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::request::Ctx;
 use super::response::Response;
-use super::{links, ops, qr, redirect, stats};
+use super::{links, ops, pastes, qr, redirect, stats, web};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -44,6 +44,27 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/stats/{code}" => stats::link_stats_page),
         route!(GET "/api/links/{code}/qr.png" => qr::link_png),
         route!(GET "/api/links/{code}/qr.svg" => qr::link_svg),
+        route!(GET "/" => web::home),
+        route!(POST "/" => pastes::create_raw),
+        route!(GET "/static/{file}" => web::static_file),
+        route!(POST "/s" => web::shorten),
+        route!(POST "/p" => web::create_paste),
+        route!(GET "/p/{id}" => web::paste),
+        route!(HEAD "/p/{id}" => web::paste),
+        route!(POST "/p/{id}/reveal" => web::reveal),
+        route!(POST "/p/{id}/unlock" => web::unlock),
+        route!(POST "/p/{id}/delete" => web::delete),
+        route!(GET "/p/{id}/raw" => pastes::raw),
+        route!(HEAD "/p/{id}/raw" => pastes::raw),
+        route!(GET "/p/{id}/download" => pastes::download),
+        route!(HEAD "/p/{id}/download" => pastes::download),
+        route!(POST "/api/pastes" => pastes::create),
+        route!(GET "/api/pastes/{id}" => pastes::get),
+        route!(HEAD "/api/pastes/{id}" => pastes::get),
+        route!(DELETE "/api/pastes/{id}" => pastes::delete),
+        route!(POST "/api/pastes/{id}/reveal" => pastes::reveal),
+        route!(GET "/api/pastes/{id}/qr.png" => pastes::qr_png),
+        route!(GET "/api/pastes/{id}/qr.svg" => pastes::qr_svg),
         route!(GET "/{code}" => redirect::follow),
         route!(HEAD "/{code}" => redirect::follow),
     ]

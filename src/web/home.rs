@@ -19,7 +19,7 @@ pub const SHORTEN_FORM_ACTION: &str = "/s";
 
 /// The `expires_in` choices of the paste form: value and label.
 // NOTE: every choice is offered even when an operator maximum caps expiry. The server then
-// rejects the longer choices, and the form comes back with the error.
+// shortens a longer choice to the maximum, and the paste page shows the real expiry.
 pub const EXPIRY_CHOICES: [(&str, &str); 6] = [
     ("burn", "Burn after reading"),
     ("10m", "10 minutes"),

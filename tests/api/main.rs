@@ -7,11 +7,13 @@
 mod support;
 
 mod analytics;
+mod browser;
 mod faults;
 mod helpers;
 mod instances;
 mod links;
 mod ops;
+mod pastes;
 mod qr;
 mod scale_out;
 mod shutdown;

@@ -5,6 +5,7 @@ pub mod entities;
 pub mod ids;
 pub mod links;
 pub mod outbox;
+pub mod pastes;
 pub mod secrets;
 pub mod users;
 

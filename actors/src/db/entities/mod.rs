@@ -4,4 +4,5 @@ pub mod api_keys;
 pub mod app_secrets;
 pub mod id_counters;
 pub mod links;
+pub mod pastes;
 pub mod users;
