@@ -134,7 +134,7 @@ async fn handle(
     state: Arc<AppState>,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let class = rate_limit::RouteClass::of(&parts.method, matched.pattern);
+    let class = rate_limit::RouteClass::of_request(&parts.method, matched.pattern, &parts.headers);
     let limited = class.filter(|_| state.limiter.enabled()).map(|class| {
         let client_ip = state.trusted_proxies.client_ip(peer.ip(), &parts.headers);
         (class, rate_limit::client_key(&parts.headers, client_ip))

@@ -38,6 +38,20 @@ impl RouteClass {
     }
 
     /// The class of a matched route, if it is limited.
+    /// The class of a request. Any request that sends a paste password is charged as a create,
+    /// so password guessing through the API is bounded like guessing through the unlock form.
+    pub fn of_request(
+        method: &http::Method,
+        pattern: &str,
+        headers: &http::HeaderMap,
+    ) -> Option<Self> {
+        Self::of(method, pattern).or_else(|| {
+            headers
+                .contains_key("x-paste-password")
+                .then_some(Self::Create)
+        })
+    }
+
     pub fn of(method: &http::Method, pattern: &str) -> Option<Self> {
         const CREATE_ROUTES: &[&str] = &[
             "/",
@@ -47,6 +61,8 @@ impl RouteClass {
             "/api/pastes",
             "/api/bookmarks",
             "/api/bookmarks/import",
+            // Password attempts: each costs an Argon2 hash, and guessing must stay slow.
+            "/p/{id}/unlock",
         ];
         match (method, pattern) {
             (&http::Method::GET | &http::Method::HEAD, "/{code}") => Some(Self::Redirect),

@@ -1182,3 +1182,49 @@ async fn paste_store_failure_is_survived() {
     assert!(restarts >= 1, "the supervisor counted no restart");
     finish(app).await;
 }
+
+/// Password guesses through the API and through the unlock form share the client's create
+/// bucket, so guessing runs into 429.
+#[tokio::test]
+async fn password_guesses_are_rate_limited() {
+    let Some(app) = spawn(Store::Filesystem, |settings| {
+        settings.rate_limit.enabled = true;
+        settings.rate_limit.create.capacity = std::num::NonZeroU32::new(4).expect("nonzero");
+        settings.rate_limit.create.refill_per_sec = 0.01;
+    })
+    .await
+    else {
+        return;
+    };
+    let paste = create(
+        &app,
+        None,
+        json!({ "content": "secret text", "password": "correct horse" }),
+    )
+    .await;
+    let id = id_of(&paste);
+    let path = format!("/api/pastes/{id}");
+
+    let mut statuses = Vec::new();
+    for guess in 0..5 {
+        let response = get_with(
+            &app,
+            &path,
+            &[("x-paste-password", &format!("guess-{guess}"))],
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..3], [403, 403, 403], "{statuses:?}");
+    assert_eq!(statuses[3..], [429, 429], "{statuses:?}");
+
+    let form = app
+        .client
+        .post(app.url(&format!("/p/{id}/unlock")))
+        .form(&[("password", "another guess")])
+        .send()
+        .await
+        .expect("unlock sent");
+    assert_eq!(form.status(), 429, "the unlock form shares the bucket");
+    finish(app).await;
+}

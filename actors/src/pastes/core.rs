@@ -135,9 +135,8 @@ impl PasteCore {
         Ok(row)
     }
 
-    /// Checks the password of a protected paste: 401 without one, 403 for a wrong one.
-    // NOTE: password attempts are not rate limited, so guessing costs an attacker only the
-    // Argon2 time per try, which the server pays too.
+    /// Checks the password of a protected paste: 401 without one, 403 for a wrong one. The HTTP
+    /// layer charges every attempt to the client's create bucket, which bounds guessing.
     pub async fn check_password(
         &self,
         row: &PasteRow,
