@@ -193,6 +193,19 @@ pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Deletes the rows of several succeeded jobs in one statement.
+pub async fn delete_many(db: &DatabaseConnection, ids: &[i64]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let delete = Query::delete()
+        .from_table(Outbox::Table)
+        .and_where(Expr::col(Outbox::Id).is_in(ids.iter().copied()))
+        .to_owned();
+    db.execute(&delete).await.during("delete outbox rows")?;
+    Ok(())
+}
+
 /// Releases a row that `owner` holds so that it becomes due again at `available_at`, recording
 /// why the attempt failed. Returns false when `owner` no longer holds it.
 pub async fn reschedule(

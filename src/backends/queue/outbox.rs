@@ -18,7 +18,7 @@ use linkyard_actors::db::{self, outbox::OutboxRow};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -66,15 +66,25 @@ impl JobQueue for OutboxQueue {
             tracing::info!("no job handlers registered; the outbox poller does not start");
             return Ok(());
         }
+        let (done, finished) = mpsc::unbounded_channel();
+        let deleter = tokio::spawn(delete_finished(self.db.clone(), finished));
         let poller = Arc::new(Poller {
             db: self.db.clone(),
             config: Arc::clone(&self.config),
             owner: instance_id("poller"),
             handlers,
             kinds,
+            done,
         });
         tracing::info!(owner = %poller.owner, kinds = ?poller.kinds, "outbox poller started");
-        poller.run(Arc::clone(&self.wake), shutdown).await;
+        Arc::clone(&poller)
+            .run(Arc::clone(&self.wake), shutdown)
+            .await;
+        // The runs have ended; once the last sender is gone the deleter drains and stops.
+        drop(poller);
+        if let Err(error) = deleter.await {
+            tracing::warn!(%error, "the outbox row deleter failed");
+        }
         Ok(())
     }
 
@@ -90,6 +100,8 @@ struct Poller {
     owner: String,
     handlers: JobHandlers,
     kinds: Vec<String>,
+    /// Rows of succeeded jobs, deleted in batches by [`delete_finished`].
+    done: mpsc::UnboundedSender<i64>,
 }
 
 /// The outcome of a finished run: the time its job becomes due again, if it was rescheduled.
@@ -252,9 +264,10 @@ impl Poller {
     ) -> RunOutcome {
         let failure = match outcome {
             Ok(()) => {
-                if let Err(error) = db::outbox::delete(&self.db, row.id).await {
-                    tracing::error!(%error, "the job succeeded but deleting its row failed; it will run again");
-                    return None;
+                if self.done.send(row.id).is_err() {
+                    tracing::error!(
+                        "the job succeeded but its row cannot be deleted; it will run again"
+                    );
                 }
                 tracing::debug!("job done");
                 return None;
@@ -335,4 +348,18 @@ fn wait_until(next_retry: Option<DateTime<Utc>>, poll_interval: Duration) -> Dur
     };
     let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
     until_due.min(poll_interval)
+}
+
+/// Deletes the rows of succeeded jobs, many per statement: each SQLite write is a commit with
+/// an fsync, and one per job would compete with every other write. A row whose delete is lost
+/// in a crash is run again when its lease runs out, which idempotent handlers allow.
+async fn delete_finished(db: DatabaseConnection, mut finished: mpsc::UnboundedReceiver<i64>) {
+    const BATCH: usize = 500;
+    let mut ids = Vec::with_capacity(BATCH);
+    while finished.recv_many(&mut ids, BATCH).await > 0 {
+        if let Err(error) = db::outbox::delete_many(&db, &ids).await {
+            tracing::error!(%error, jobs = ids.len(), "the jobs succeeded but deleting their rows failed; they will run again");
+        }
+        ids.clear();
+    }
 }
