@@ -34,8 +34,8 @@ pub type ShardCache = moka::sync::Cache<String, CacheEntry>;
 pub struct CachedLink {
     pub id: i64,
     pub code: String,
-    pub target: crate::domain::TargetUrl,
-    /// The serialized target, ready to become a `Location` header.
+    /// The serialized target, ready to become a `Location` header. Only this form is kept,
+    /// because a parsed URL per entry would make the hot cache much larger; see [`Self::target`].
     pub location: Bytes,
     pub redirect: u16,
     pub forward_query: bool,
@@ -52,7 +52,6 @@ impl CachedLink {
             id: model.id,
             code: model.code.clone(),
             location: Bytes::copy_from_slice(url.as_str().as_bytes()),
-            target: crate::domain::TargetUrl::from_stored(url),
             redirect: u16::try_from(model.redirect).unwrap_or(302),
             forward_query: model.forward_query,
             expires_at: model.expires_at,
@@ -60,6 +59,21 @@ impl CachedLink {
             disabled: model.disabled,
             owner_id: model.owner_id,
         })
+    }
+}
+
+impl CachedLink {
+    /// The target as text. `location` was serialized from a parsed URL, so it is UTF-8.
+    pub fn location_str(&self) -> &str {
+        std::str::from_utf8(&self.location).unwrap_or_default()
+    }
+
+    /// Parses the target again, for the rare redirect that forwards a query string. `None` only
+    /// if the stored form no longer parses, which validation at creation rules out.
+    pub fn target(&self) -> Option<crate::domain::TargetUrl> {
+        url::Url::parse(self.location_str())
+            .ok()
+            .map(crate::domain::TargetUrl::from_stored)
     }
 }
 
@@ -82,7 +96,7 @@ impl CachedLink {
         let entry = SharedEntry {
             id: self.id,
             code: self.code.clone(),
-            url: self.target.as_str().to_owned(),
+            url: self.location_str().to_owned(),
             redirect: self.redirect,
             forward_query: self.forward_query,
             expires_at: self.expires_at,
@@ -103,7 +117,6 @@ impl CachedLink {
             id: entry.id,
             code: entry.code,
             location: Bytes::copy_from_slice(url.as_str().as_bytes()),
-            target: crate::domain::TargetUrl::from_stored(url),
             redirect: entry.redirect,
             forward_query: entry.forward_query,
             expires_at: entry.expires_at,

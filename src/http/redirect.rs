@@ -99,10 +99,13 @@ fn header_text(ctx: &Ctx, name: header::HeaderName) -> Option<String> {
 
 fn redirect_response(ctx: &Ctx, link: &CachedLink, now: chrono::DateTime<Utc>) -> Response {
     let query = ctx.raw_query();
-    let location = if link.forward_query && !query.is_empty() {
-        HeaderValue::from_str(&link.target.with_forwarded_query(query))
-    } else {
-        HeaderValue::from_maybe_shared(link.location.clone())
+    let forwarded = (link.forward_query && !query.is_empty())
+        .then(|| link.target())
+        .flatten()
+        .map(|target| target.with_forwarded_query(query));
+    let location = match forwarded {
+        Some(location) => HeaderValue::from_str(&location),
+        None => HeaderValue::from_maybe_shared(link.location.clone()),
     };
     let status = StatusCode::from_u16(link.redirect).unwrap_or(StatusCode::FOUND);
 
