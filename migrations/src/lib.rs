@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261204_000001_users_and_links;
 mod m20261204_000002_outbox;
 mod m20261204_000003_clicks;
+mod m20261204_000005_bookmarks;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_users_and_links::Migration),
             Box::new(m20261204_000002_outbox::Migration),
             Box::new(m20261204_000003_clicks::Migration),
+            Box::new(m20261204_000005_bookmarks::Migration),
         ]
     }
 }
