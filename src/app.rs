@@ -15,6 +15,10 @@ use linkyard_actors::analytics::click_aggregator::{
 use linkyard_actors::backends::blob::BlobStore;
 use linkyard_actors::backends::cache::{Cache, Invalidation};
 use linkyard_actors::backends::queue::JobQueue;
+use linkyard_actors::backends::search::SearchIndex;
+use linkyard_actors::bookmarks::Bookmarks;
+use linkyard_actors::bookmarks::enrich::{EnrichConfig, Enricher, PageFetcher};
+use linkyard_actors::bookmarks::pool::{EnrichFactory, EnrichPoolConfig, EnrichmentPool};
 use linkyard_actors::db::{self, DbOptions};
 use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
 use linkyard_actors::id_allocator::{
@@ -56,6 +60,11 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub actor_restarts: Arc<AtomicU64>,
     pub click_flushes: Arc<AtomicU64>,
+    pub search: Arc<dyn SearchIndex>,
+    pub bookmarks: Bookmarks,
+    pub enrichment: EnrichmentPool,
+    /// Signs the session cookies of the web UI.
+    pub session_key: Arc<[u8]>,
 }
 
 impl AppState {
@@ -81,11 +90,16 @@ impl AppState {
             self.cache.ping(),
             self.queue.ping(),
         );
+        let search = self.search.ping().await;
         vec![
             ("database", database.map_err(|error| error.to_string())),
             (self.blobs.name(), blob.map_err(|error| error.to_string())),
             (self.cache.name(), cache.map_err(|error| error.to_string())),
             (self.queue.name(), queue.map_err(|error| error.to_string())),
+            (
+                self.search.name(),
+                search.map_err(|error| error.to_string()),
+            ),
         ]
     }
 }
@@ -110,12 +124,25 @@ pub struct Application {
     invalidations: JoinHandle<()>,
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
+    backfill: JoinHandle<()>,
+    /// The embedded index, closed on shutdown so that its lock is free for the next process.
+    tantivy: Option<Arc<crate::backends::search::tantivy::TantivySearch>>,
 }
 
 impl Application {
     /// Connects the database (migrating it when configured), starts the actors and starts
     /// serving on the configured address, which may use port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, true).await
+    }
+
+    /// Like [`Application::build`], but without the HTTP server: the actors and the queue
+    /// consumers only, for `linkyard worker`.
+    pub async fn build_worker(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, false).await
+    }
+
+    async fn build_with(settings: Settings, serve_http: bool) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
             format!(
                 "creating data directory {}",
@@ -129,10 +156,18 @@ impl Application {
                 .context("migrating the database")?;
         }
 
-        let listener = TcpListener::bind(settings.server.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.server.listen))?;
-        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let listener = match serve_http {
+            true => Some(
+                TcpListener::bind(settings.server.listen)
+                    .await
+                    .with_context(|| format!("binding {}", settings.server.listen))?,
+            ),
+            false => None,
+        };
+        let local_addr = match &listener {
+            Some(listener) => listener.local_addr().context("reading the bound address")?,
+            None => settings.server.listen,
+        };
         let public_url = public_url(&settings, local_addr)?;
         let routes = router::routes();
         let reserved = ReservedNames::new(router::reserved_names(&routes));
@@ -180,6 +215,17 @@ impl Application {
             Arc::clone(&click_flushes),
         )?;
         children.push(aggregator);
+        let (search, tantivy) = open_search(&settings).await?;
+        let bookmarks = Bookmarks::new(
+            db.clone(),
+            Arc::clone(&queue),
+            UrlPolicy::new(Vec::<String>::new(), settings.links.max_url_bytes),
+        );
+        let fetcher = page_fetcher(&settings)?;
+        let (enrichment, enrichment_pool) =
+            enrichment_pool(&settings, &db, fetcher, Arc::clone(&blobs));
+        children.push(enrichment_pool);
+        let session_key = session_key(&db).await?;
         let (supervisor, supervisor_task) = Actor::spawn(
             None,
             Supervisor,
@@ -217,17 +263,30 @@ impl Application {
             limiter,
             actor_restarts,
             click_flushes,
+            search,
+            bookmarks,
+            enrichment,
+            session_key,
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let worker = spawn_queue_worker(&state, shutdown_rx.clone());
-        let server = tokio::spawn(crate::http::serve(
-            listener,
-            Arc::clone(&state),
-            router,
-            shutdown_rx,
-        ));
-        tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
+        let backfill = spawn_search_backfill(&state);
+        let server = match listener {
+            Some(listener) => {
+                tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
+                tokio::spawn(crate::http::serve(
+                    listener,
+                    Arc::clone(&state),
+                    router,
+                    shutdown_rx,
+                ))
+            }
+            None => {
+                tracing::info!("linkyard worker running");
+                tokio::spawn(async {})
+            }
+        };
         Ok(Self {
             local_addr,
             state,
@@ -237,6 +296,8 @@ impl Application {
             invalidations,
             supervisor,
             supervisor_task,
+            backfill,
+            tantivy,
         })
     }
 
@@ -266,6 +327,8 @@ impl Application {
             tracing::warn!(%error, "the queue worker task failed");
         }
         self.invalidations.abort();
+        self.backfill.abort();
+        let _ = self.backfill.await;
         let stopped = self
             .supervisor
             .call(SupervisorMessage::Shutdown, Some(Duration::from_secs(60)))
@@ -275,12 +338,13 @@ impl Application {
         }
         let _ = self.supervisor_task.await;
         self.state.cache.close().await;
-        self.state
-            .db
-            .clone()
-            .close()
-            .await
-            .context("closing the database")?;
+        if let Err(error) = self.state.search.flush().await {
+            tracing::warn!(%error, "flushing the search index failed");
+        }
+        let db = self.state.db.clone();
+        drop(self.state);
+        close_tantivy(self.tantivy).await;
+        db.close().await.context("closing the database")?;
         tracing::info!("linkyard stopped");
         Ok(())
     }
@@ -523,4 +587,121 @@ async fn wait_for_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// Opens the configured search index and applies its settings. A Meilisearch that is down does
+/// not stop the start: searches answer 503 until it is back, and the start-up check backfills.
+/// The Tantivy index is also returned typed, so that shutdown can close it.
+pub async fn open_search(
+    settings: &Settings,
+) -> anyhow::Result<(
+    Arc<dyn SearchIndex>,
+    Option<Arc<crate::backends::search::tantivy::TantivySearch>>,
+)> {
+    use crate::backends::search::tantivy::{TantivyOptions, TantivySearch};
+    use crate::settings::SearchBackend;
+    let (search, tantivy): (Arc<dyn SearchIndex>, _) = match settings.search.backend {
+        SearchBackend::Tantivy => {
+            let options = TantivyOptions {
+                path: settings.search_index_dir(),
+                commit_interval: Duration::from_millis(settings.search.commit_interval_ms),
+            };
+            let index = Arc::new(
+                TantivySearch::open(options)
+                    .await
+                    .context("opening the Tantivy search index")?,
+            );
+            (index.clone(), Some(index))
+        }
+        SearchBackend::Meilisearch => (
+            crate::backends::search::build(settings)
+                .await
+                .context("configuring Meilisearch")?,
+            None,
+        ),
+    };
+    if let Err(error) = search.apply_settings().await {
+        tracing::warn!(%error, "applying the search index settings failed; searches may fail");
+    }
+    Ok((search, tantivy))
+}
+
+/// Closes the embedded index once nothing else holds it, which releases its lock file.
+pub async fn close_tantivy(tantivy: Option<Arc<crate::backends::search::tantivy::TantivySearch>>) {
+    let Some(tantivy) = tantivy else { return };
+    match Arc::try_unwrap(tantivy) {
+        Ok(index) => {
+            if let Err(error) = index.close().await {
+                tracing::warn!(%error, "closing the search index failed");
+            }
+        }
+        Err(_) => tracing::warn!("the search index is still in use; it closes when released"),
+    }
+}
+
+/// Builds the guarded page fetcher of enrichment from the `[fetcher]` settings.
+fn page_fetcher(settings: &Settings) -> anyhow::Result<Arc<dyn PageFetcher>> {
+    use crate::backends::fetch::{Fetcher, FetcherConfig};
+    let config = FetcherConfig::from_settings(&settings.fetcher)
+        .context("reading the [fetcher] settings")?;
+    let fetcher = Fetcher::with_system_resolver(config).context("building the page fetcher")?;
+    Ok(Arc::new(fetcher))
+}
+
+/// Builds the enrichment handle and the supervisor's recipe for its worker pool.
+fn enrichment_pool(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    fetcher: Arc<dyn PageFetcher>,
+    blobs: Arc<dyn BlobStore>,
+) -> (EnrichmentPool, ChildSpec) {
+    let config = &settings.bookmarks;
+    let workers = match config.workers {
+        0 => 4 * std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    let enricher = Arc::new(Enricher {
+        db: db.clone(),
+        fetcher,
+        blobs,
+        config: EnrichConfig {
+            max_attempts: settings.queue.max_attempts.max(1),
+            favicon_max_bytes: config.favicon_max_bytes.max(1),
+            ..EnrichConfig::default()
+        },
+    });
+    let pool = EnrichPoolConfig {
+        workers,
+        queue_limit: config.queue_limit.max(1),
+    };
+    let slot = ActorSlot::<EnrichFactory>::new("enrichment_worker");
+    let timeout = Duration::from_millis(settings.queue.job_timeout_ms.max(1));
+    let handle = EnrichmentPool::new(slot.clone(), timeout);
+    let child = linkyard_actors::bookmarks::pool::child_spec(slot, pool, enricher);
+    (handle, child)
+}
+
+/// Reads the key that signs web session cookies, generating it once per database so that every
+/// instance accepts every other instance's cookies.
+async fn session_key(db: &DatabaseConnection) -> anyhow::Result<Arc<[u8]>> {
+    let generated: [u8; 32] = rand::random();
+    let generated: String = generated.iter().map(|byte| format!("{byte:02x}")).collect();
+    let key = db::secrets::get_or_insert(db, "session_key", generated)
+        .await
+        .context("reading the shared session key")?;
+    Ok(Arc::from(key.into_bytes()))
+}
+
+/// Compares the search index with the database in the background and backfills what is
+/// missing, so a lost index directory or a search outage heals on the next start.
+fn spawn_search_backfill(state: &Arc<AppState>) -> JoinHandle<()> {
+    let db = state.db.clone();
+    let search = Arc::clone(&state.search);
+    tokio::spawn(async move {
+        match linkyard_actors::bookmarks::document::backfill(&db, search.as_ref()).await {
+            Ok(0) => tracing::debug!("search index matches the database"),
+            Ok(written) => tracing::info!(written, "search index backfilled"),
+            Err(error) => tracing::warn!(%error, "checking the search index failed"),
+        }
+    })
 }

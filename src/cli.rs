@@ -38,6 +38,27 @@ pub enum Command {
     /// Manage users and their API keys.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the queue consumers and the actors without the HTTP server.
+    Worker,
+    /// Rebuild the bookmark search index from the database. Stop `serve` first when the index
+    /// is the embedded Tantivy one, which only one process may open.
+    Reindex,
+    /// Print the metadata of a saved HTML page as JSON, with the bookmark API's field names.
+    Extract {
+        /// The URL the page was saved from; relative links resolve against it.
+        #[arg(long)]
+        url: String,
+        /// The saved HTML file.
+        file: PathBuf,
+    },
+    /// Import a Netscape bookmark file (as browsers export it) for a user.
+    ImportBookmarks {
+        /// The bookmark file.
+        file: PathBuf,
+        /// The email address of the user who gets the bookmarks.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +115,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => user(&settings, command).await,
+        Command::Worker => {
+            Application::build_worker(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Reindex => crate::bookmark_commands::reindex(&settings).await,
+        Command::Extract { url, file } => crate::bookmark_commands::extract(&url, &file),
+        Command::ImportBookmarks { file, user } => {
+            crate::bookmark_commands::import(&settings, &file, &user).await
+        }
     }
 }
 

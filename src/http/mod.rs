@@ -1,6 +1,7 @@
 //! The hyper 1.x front end: accept loop, per-request dispatch through the router, request spans,
 //! header read timeout and graceful shutdown.
 
+pub mod bookmarks;
 pub mod client_ip;
 pub mod error;
 pub mod links;

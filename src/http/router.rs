@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::request::Ctx;
 use super::response::Response;
-use super::{links, ops, qr, redirect, stats};
+use super::{bookmarks, links, ops, qr, redirect, stats};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -43,6 +43,16 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/stats/{code}" => stats::link_stats_page),
         route!(GET "/api/links/{code}/qr.png" => qr::link_png),
         route!(GET "/api/links/{code}/qr.svg" => qr::link_svg),
+        route!(POST "/api/bookmarks" => bookmarks::create),
+        route!(GET "/api/bookmarks" => bookmarks::list),
+        route!(GET "/api/bookmarks/search" => bookmarks::search),
+        route!(POST "/api/bookmarks/import" => bookmarks::import),
+        route!(GET "/api/bookmarks/export" => bookmarks::export),
+        route!(GET "/api/bookmarks/{id}" => bookmarks::get),
+        route!(PATCH "/api/bookmarks/{id}" => bookmarks::update),
+        route!(DELETE "/api/bookmarks/{id}" => bookmarks::delete),
+        route!(POST "/api/bookmarks/{id}/refresh" => bookmarks::refresh),
+        route!(GET "/favicons/{hash}" => bookmarks::favicon),
         route!(GET "/{code}" => redirect::follow),
         route!(HEAD "/{code}" => redirect::follow),
     ]
