@@ -386,12 +386,13 @@ async fn insert_valid(
     valid: &Valid,
     request_id: Option<String>,
 ) -> Result<Option<Model>, BookmarkError> {
+    let hash = valid.url.normalized_hash();
     let row = bookmarks::ActiveModel {
         id: NotSet,
         user_id: Set(user_id),
         url: Set(valid.url.as_str().to_owned()),
         normalized_url: Set(valid.url.normalized().to_owned()),
-        normalized_url_hash: Set(valid.url.normalized_hash()),
+        normalized_url_hash: Set(hash.clone()),
         final_url: Set(None),
         canonical_url: Set(None),
         title: Set(valid.title.clone()),
@@ -414,7 +415,7 @@ async fn insert_valid(
         updated_at: Set(valid.created_at),
         enriched_at: Set(None),
     };
-    let Some(model) = db::bookmarks::insert(txn, row).await? else {
+    let Some(model) = db::bookmarks::insert(txn, user_id, &hash, row).await? else {
         return Ok(None);
     };
     let keys: Vec<String> = valid.tags.iter().map(|tag| tag_key(tag)).collect();

@@ -22,19 +22,24 @@ pub struct ListFilter {
 
 /// Inserts a bookmark unless the user already has one with the same normalized URL. Returns
 /// the inserted row, or `None` on that conflict.
+/// `user_id` and `hash` must be the row's.
 pub async fn insert(
     db: &impl ConnectionTrait,
+    user_id: i64,
+    hash: &str,
     row: bookmarks::ActiveModel,
 ) -> Result<Option<bookmarks::Model>, DbError> {
+    // RETURNING yields no row on a conflict, which sea-orm reports inconsistently, so the row
+    // is read back by its unique key instead.
     let result = Entity::insert(row)
         .on_conflict_do_nothing_on([Column::UserId, Column::NormalizedUrlHash])
-        .exec_with_returning(db)
+        .exec_without_returning(db)
         .await
         .during("insert bookmark")?;
-    Ok(match result {
-        TryInsertResult::Inserted(model) => Some(model),
-        TryInsertResult::Conflicted | TryInsertResult::Empty => None,
-    })
+    match result {
+        TryInsertResult::Inserted(1) => find_by_url_hash(db, user_id, hash).await,
+        _ => Ok(None),
+    }
 }
 
 /// Replaces the tag keys of a bookmark.
