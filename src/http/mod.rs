@@ -12,7 +12,9 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod session;
 pub mod stats;
+pub mod web_bookmarks;
 
 use crate::app::AppState;
 use error::ApiError;

@@ -47,6 +47,8 @@ impl RouteClass {
             "/api/pastes",
             "/api/bookmarks",
             "/api/bookmarks/import",
+            "/bookmarks",
+            "/signin",
         ];
         match (method, pattern) {
             (&http::Method::GET | &http::Method::HEAD, "/{code}") => Some(Self::Redirect),

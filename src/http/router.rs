@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::request::Ctx;
 use super::response::Response;
-use super::{bookmarks, links, ops, qr, redirect, stats};
+use super::{bookmarks, links, ops, qr, redirect, stats, web_bookmarks};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -53,6 +53,11 @@ pub fn routes() -> Vec<Route> {
         route!(DELETE "/api/bookmarks/{id}" => bookmarks::delete),
         route!(POST "/api/bookmarks/{id}/refresh" => bookmarks::refresh),
         route!(GET "/favicons/{hash}" => bookmarks::favicon),
+        route!(GET "/bookmarks" => web_bookmarks::page),
+        route!(POST "/bookmarks" => web_bookmarks::add),
+        route!(GET "/signin" => web_bookmarks::signin_form),
+        route!(POST "/signin" => web_bookmarks::signin),
+        route!(POST "/signout" => web_bookmarks::signout),
         route!(GET "/{code}" => redirect::follow),
         route!(HEAD "/{code}" => redirect::follow),
     ]

@@ -698,3 +698,146 @@ async fn enrichment_runs_through_rabbitmq() {
         .await
         .expect("delete the test topology");
 }
+
+/// Returns the value of the first `csrf` field of a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a csrf field") + marker.len();
+    let end = html[start..].find('"').expect("end of the csrf value") + start;
+    html[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_need_a_session_and_csrf() {
+    let Some(app) = spawn(Db::Sqlite).await else {
+        return;
+    };
+    let key = app.create_user("web@example.com").await;
+
+    let anonymous = app.get("/bookmarks", None).await;
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(anonymous.headers()["location"], "/signin");
+
+    let form = |pairs: &[(&str, &str)]| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let post = |path: &str, body: String, cookie: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+
+    let rejected = post("/signin", form(&[("key", "ly_wrong")]), None)
+        .await
+        .expect("sign in");
+    assert_eq!(rejected.status(), 401);
+    assert!(rejected.headers().get("set-cookie").is_none());
+
+    let signed_in = post("/signin", form(&[("key", &key)]), None)
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/bookmarks");
+    let set_cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+
+    let page = app
+        .client
+        .get(app.url("/bookmarks"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("default-src 'none'")
+    );
+    let html = page.text().await.expect("html");
+    assert!(html.contains("web@example.com"), "{html}");
+    let csrf = csrf_of(&html);
+
+    let url = "http://127.0.0.1/from-the-web";
+    let forged = post(
+        "/bookmarks",
+        form(&[("url", url), ("csrf", "forged")]),
+        Some(&cookie),
+    )
+    .await
+    .expect("add");
+    assert_eq!(forged.status(), 403);
+
+    let added = post(
+        "/bookmarks",
+        form(&[
+            ("url", url),
+            ("title", "From the web"),
+            ("tags", "web, ui"),
+            ("csrf", &csrf),
+        ]),
+        Some(&cookie),
+    )
+    .await
+    .expect("add");
+    assert_eq!(added.status(), 303);
+    let listed: Value = app
+        .get("/api/bookmarks?tag=ui", Some(&key))
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(listed["items"][0]["title"], "From the web");
+    assert_eq!(listed["items"][0]["tags"], json!(["web", "ui"]));
+
+    let again = post(
+        "/bookmarks",
+        form(&[("url", url), ("csrf", &csrf)]),
+        Some(&cookie),
+    )
+    .await
+    .expect("add again");
+    assert_eq!(again.status(), 400);
+    assert!(
+        again
+            .text()
+            .await
+            .expect("html")
+            .contains("saved this page already")
+    );
+
+    let id = id_of(&listed["items"][0]);
+    wait_for_search(&app, &key, "web", &[id]).await;
+    let search = app
+        .client
+        .get(app.url("/bookmarks?q=%23ui"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("search page");
+    let html = search.text().await.expect("html");
+    assert!(html.contains("From the web"), "{html}");
+
+    let signed_out = post("/signout", form(&[("csrf", &csrf)]), Some(&cookie))
+        .await
+        .expect("sign out");
+    assert_eq!(signed_out.status(), 303);
+    let cleared = signed_out.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    app.shutdown().await;
+}
