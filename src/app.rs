@@ -590,7 +590,7 @@ async fn wait_for_signal() {
 }
 
 /// Opens the configured search index and applies its settings. A Meilisearch that is down does
-/// not stop the start: searches answer 503 until it is back, and the start-up check backfills.
+/// not stop the start: searches return 503 until it is back, and the start-up check backfills.
 /// The Tantivy index is also returned typed, so that shutdown can close it.
 pub async fn open_search(
     settings: &Settings,

@@ -79,7 +79,7 @@ impl JobHandler for BookmarkHandler {
                 written.map_err(JobFailure::retryable)
             }
             BookmarkJob::DeleteDocument => {
-                // A bookmark id is never reused, so the document can go whatever the row says.
+                // A bookmark id is never reused, so the document is deleted whatever the row contains.
                 state
                     .search
                     .delete(&[id])

@@ -113,7 +113,7 @@ impl BookmarkView {
     }
 }
 
-/// The public URL of a stored favicon.
+/// Returns the public URL of a stored favicon.
 pub fn favicon_url(state: &AppState, hash: &str) -> String {
     format!("{}/favicons/{hash}", state.public_base)
 }

@@ -57,7 +57,7 @@ pub fn csrf_token(key: &[u8], token: &str) -> String {
     hex(&hmac_sha256(key, message.as_bytes()))
 }
 
-/// Whether `submitted` is the CSRF token of the session.
+/// Checks whether `submitted` is the CSRF token of the session.
 pub fn csrf_matches(key: &[u8], session: &Session, submitted: &str) -> bool {
     let expected = csrf_token(key, &session.token);
     constant_time_eq(expected.as_bytes(), submitted.as_bytes())
@@ -79,7 +79,7 @@ pub fn session_of(ctx: &Ctx) -> Option<Session> {
     Some(Session { user_id, token })
 }
 
-/// The `Set-Cookie` value that stores a session for `max_age_secs`. The cookie is `Secure`
+/// Builds the `Set-Cookie` value that stores a session for `max_age_secs`. The cookie is `Secure`
 /// when the service's public URL is https.
 pub fn set_cookie(token: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
@@ -88,7 +88,7 @@ pub fn set_cookie(token: &str, max_age_secs: u64, secure: bool) -> Option<Header
     HeaderValue::from_str(&value).ok()
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
+/// Builds the `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> Option<HeaderValue> {
     set_cookie("", 0, secure)
 }

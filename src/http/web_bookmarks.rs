@@ -242,7 +242,7 @@ fn is_https(state: &AppState) -> bool {
     state.public_base.starts_with("https://")
 }
 
-/// A 303 to `location`, optionally setting a cookie.
+/// Builds a 303 to `location`, optionally setting a cookie.
 fn see_other(location: &'static str, cookie: Option<HeaderValue>) -> Response {
     let mut response = http::Response::new(empty());
     *response.status_mut() = StatusCode::SEE_OTHER;

@@ -44,7 +44,7 @@ pub struct FetchedDocument {
     pub html: Option<String>,
 }
 
-/// Why a fetch failed.
+/// A failed fetch, with its reason.
 #[derive(Debug, Clone)]
 pub struct FetchFailure {
     /// A stable snake_case code, such as `timeout` or `http_status`.
@@ -86,7 +86,7 @@ impl Default for EnrichConfig {
     }
 }
 
-/// What one enrichment did.
+/// The result of one enrichment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnrichOutcome {
     /// The page was read and the bookmark is `active`.
@@ -105,7 +105,7 @@ pub struct Enricher {
     pub config: EnrichConfig,
 }
 
-/// What the page gave.
+/// The facts read from a page.
 struct PageFacts {
     final_url: Url,
     metadata: PageMetadata,

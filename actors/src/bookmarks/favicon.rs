@@ -36,7 +36,7 @@ pub fn sniff_image_type(bytes: &[u8]) -> Option<&'static str> {
     is_svg(bytes).then_some("image/svg+xml")
 }
 
-/// Whether `bytes` are UTF-8 text whose first element is `<svg`, after an optional BOM, XML
+/// Checks whether `bytes` are UTF-8 text whose first element is `<svg`, after an optional BOM, XML
 /// declaration, comments and doctype.
 fn is_svg(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(SVG_SNIFF_BYTES)];
@@ -72,7 +72,7 @@ pub fn blob_key(hash: &str) -> String {
     format!("{BLOB_PREFIX}{hash}")
 }
 
-/// Whether `hash` has the shape of a favicon hash: 64 lower-case hex digits.
+/// Checks whether `hash` has the shape of a favicon hash: 64 lower-case hex digits.
 pub fn is_hash(hash: &str) -> bool {
     hash.len() == 64
         && hash

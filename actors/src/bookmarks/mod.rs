@@ -2,7 +2,7 @@
 //! input, writes each change and the jobs it needs in one transaction (enrichment, search
 //! indexing), and reads pages of a user's bookmarks.
 //!
-//! Enrichment itself runs in the [`pool`] of `EnrichmentWorker`s; [`enrich`] holds its steps.
+//! Enrichment itself runs in the [`pool`] of `EnrichmentWorker`s; [`enrich`] contains its steps.
 
 pub mod document;
 pub mod enrich;
@@ -433,8 +433,8 @@ async fn commit(txn: sea_orm::DatabaseTransaction, operation: &'static str) -> R
     result.map_err(|source| DbError::new(operation, source))
 }
 
-/// A job about one bookmark. Ids are random: a job that collapsed into a pending one of the
-/// same kind could be lost when that one had already read the row.
+/// Builds a job about one bookmark. Its id is random, because a job that collapsed into a
+/// pending one of the same kind would be lost when that one had already read the row.
 pub fn bookmark_job(kind: &str, bookmark_id: i64) -> NewJob {
     NewJob::new(kind, serde_json::json!({ "bookmark_id": bookmark_id }))
 }
@@ -508,12 +508,12 @@ fn tags_json(tags: &[String]) -> String {
 }
 
 impl Model {
-    /// The title to show: the user's, else the page's.
+    /// Returns the title to show: the user's, else the page's.
     pub fn display_title(&self) -> Option<&str> {
         self.title.as_deref().or(self.page_title.as_deref())
     }
 
-    /// The description to show: the user's, else the page's.
+    /// Returns the description to show: the user's, else the page's.
     pub fn display_description(&self) -> Option<&str> {
         self.description
             .as_deref()

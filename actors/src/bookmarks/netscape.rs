@@ -9,7 +9,7 @@ use scraper::{ElementRef, Html, Selector};
 use std::collections::HashSet;
 use std::fmt::Write;
 
-/// The most entries read from one file. Entries past it count as invalid.
+/// The maximum number of entries read from one file. Entries past it count as invalid.
 pub const MAX_ENTRIES: usize = 100_000;
 
 /// One bookmark of a file, before validation.
@@ -128,7 +128,7 @@ pub fn plan_import<T: HasNormalizedUrl>(
     plan
 }
 
-/// A validated entry that knows its duplicate key.
+/// A validated entry with its duplicate key.
 pub trait HasNormalizedUrl {
     fn normalized_url(&self) -> &str;
 }

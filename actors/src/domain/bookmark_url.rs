@@ -122,7 +122,7 @@ pub fn normalize(url: &Url) -> String {
     url.into()
 }
 
-/// Whether `name` is a tracking parameter: a name in [`TRACKING_PARAMS`] or one starting with
+/// Checks whether `name` is a tracking parameter: a name in [`TRACKING_PARAMS`] or one starting with
 /// `utm_`, compared ASCII case-insensitively.
 pub fn is_tracking_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
