@@ -133,16 +133,30 @@ impl Application {
     /// Connects the database (migrating it when configured), starts the actors and starts
     /// serving on the configured address, which may use port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with(settings, true).await
+        Self::build_with(settings, true, None).await
+    }
+
+    /// Like [`Application::build`], with `fetcher` fetching the pages of bookmark enrichment in
+    /// place of the guarded fetcher that the `[fetcher]` settings describe. Benchmarks use it
+    /// to keep every fetch on their own local site.
+    pub async fn build_with_fetcher(
+        settings: Settings,
+        fetcher: Arc<dyn PageFetcher>,
+    ) -> anyhow::Result<Self> {
+        Self::build_with(settings, true, Some(fetcher)).await
     }
 
     /// Like [`Application::build`], but without the HTTP server: the actors and the queue
     /// consumers only, for `linkyard worker`.
     pub async fn build_worker(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with(settings, false).await
+        Self::build_with(settings, false, None).await
     }
 
-    async fn build_with(settings: Settings, serve_http: bool) -> anyhow::Result<Self> {
+    async fn build_with(
+        settings: Settings,
+        serve_http: bool,
+        fetcher: Option<Arc<dyn PageFetcher>>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
             format!(
                 "creating data directory {}",
@@ -221,7 +235,10 @@ impl Application {
             Arc::clone(&queue),
             UrlPolicy::new(Vec::<String>::new(), settings.links.max_url_bytes),
         );
-        let fetcher = page_fetcher(&settings)?;
+        let fetcher = match fetcher {
+            Some(fetcher) => fetcher,
+            None => page_fetcher(&settings)?,
+        };
         let (enrichment, enrichment_pool) =
             enrichment_pool(&settings, &db, fetcher, Arc::clone(&blobs));
         children.push(enrichment_pool);

@@ -2,6 +2,7 @@
 //! server measured in the same run. Run with `cargo run --release -p linkyard-bench -- all`.
 
 mod bare;
+mod bookmarks;
 mod links;
 mod load;
 mod postgres;
@@ -28,6 +29,8 @@ enum Command {
     Links(Options),
     /// QR codes: uncached renders against the library, cached images against bare hyper.
     Qr(Options),
+    /// Bookmark enrichment throughput on the embedded queue, with memory.
+    Bookmarks(Options),
     /// Internal: the bare hyper server.
     #[command(hide = true)]
     ServeBare {
@@ -58,6 +61,9 @@ pub struct Options {
     /// Total links before the memory reading; 0 skips the extra creation.
     #[arg(long, default_value_t = 1_000_000)]
     rss_links: u64,
+    /// Bookmarks enriched by the bookmarks benchmark.
+    #[arg(long, default_value_t = 5_000)]
+    bookmarks: u64,
     #[arg(skip = Duration::from_secs(2))]
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
@@ -98,7 +104,8 @@ fn main() -> anyhow::Result<()> {
             let mut report = report::Report::default();
             runtime.block_on(async {
                 links::run(&options, &mut report).await?;
-                qr::run(&options, &mut report).await
+                qr::run(&options, &mut report).await?;
+                bookmarks::run(&options, &mut report).await
             })?;
             print_report(&options, &report);
             Ok(())
@@ -107,6 +114,13 @@ fn main() -> anyhow::Result<()> {
             let options = options.finish();
             let mut report = report::Report::default();
             runtime.block_on(links::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Bookmarks(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(bookmarks::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }

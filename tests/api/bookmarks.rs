@@ -841,3 +841,25 @@ async fn web_pages_need_a_session_and_csrf() {
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_worker_restarts_after_panic() {
+    let Some(app) = spawn_app_with(Db::Sqlite, |settings| {
+        fast_local(settings);
+        settings.bookmarks.workers = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let site = site().await;
+    let key = app.create_user("survivor@example.com").await;
+
+    // The only worker panics; the factory replaces it and the next job is served.
+    app.application().state().enrichment.inject_failure();
+    let url = site.server.url("/article");
+    let created = create(&app, &key, json!({ "url": url.as_str() })).await;
+    let active = wait_for_status(&app, &key, id_of(&created), "active").await;
+    assert_eq!(active["title"], "Rust ownership");
+    app.shutdown().await;
+}
