@@ -863,3 +863,43 @@ async fn enrichment_worker_restarts_after_panic() {
     assert_eq!(active["title"], "Rust ownership");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_enriches_without_http() {
+    let site = site().await;
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = crate::helpers::test_settings(&data_dir);
+    fast_local(&mut settings);
+    let worker = linkyard::Application::build_worker(settings)
+        .await
+        .expect("worker starts");
+    let state = std::sync::Arc::clone(worker.state());
+
+    let (user_id, _) = state
+        .accounts
+        .create_user("worker@example.com")
+        .await
+        .expect("user");
+    let input = linkyard_actors::bookmarks::NewBookmark {
+        url: site.server.url("/article").to_string(),
+        ..Default::default()
+    };
+    let created = state
+        .bookmarks
+        .create(user_id, input, None)
+        .await
+        .expect("create");
+    let enriched = eventually(DEADLINE, || async {
+        let bookmark = state
+            .bookmarks
+            .get(user_id, &created.id.to_string())
+            .await
+            .ok()?;
+        (bookmark.status == "active").then_some(bookmark)
+    })
+    .await
+    .expect("the worker enriches the bookmark");
+    assert_eq!(enriched.page_title.as_deref(), Some("Rust ownership"));
+    drop(state);
+    worker.shutdown().await.expect("worker stops");
+}
