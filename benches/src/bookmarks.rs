@@ -156,7 +156,9 @@ async fn start_linkyard(data_dir: PathBuf) -> anyhow::Result<Application> {
     settings.storage.data_dir = data_dir;
     settings.rate_limit.enabled = false;
     settings.log.filter = "warn".to_owned();
-    settings.queue.concurrency = 64;
+    // Indexing jobs wait for the next Tantivy commit, so they hold a job slot for up to the
+    // commit interval; enough slots keep enrichment from waiting behind them.
+    settings.queue.concurrency = 256;
     settings.queue.poll_interval_ms = 100;
     settings.bookmarks.workers = 64;
 
