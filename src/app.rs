@@ -687,9 +687,11 @@ fn enrichment_pool(
             ..EnrichConfig::default()
         },
     });
+    // A job the pool drops goes back to the queue as a failed attempt, so the pool must take
+    // every job that this process's queue consumers run at once.
     let pool = EnrichPoolConfig {
         workers,
-        queue_limit: config.queue_limit.max(1),
+        queue_limit: config.queue_limit.max(settings.queue.concurrency).max(1),
     };
     let slot = ActorSlot::<EnrichFactory>::new("enrichment_worker");
     let timeout = Duration::from_millis(settings.queue.job_timeout_ms.max(1));
