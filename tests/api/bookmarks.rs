@@ -933,3 +933,118 @@ async fn worker_enriches_without_http() {
     drop(state);
     worker.shutdown().await.expect("worker stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_enrichment_changes_nothing() {
+    let Some(app) = spawn_local(Db::Sqlite).await else {
+        return;
+    };
+    let site = site().await;
+    let key = app.create_user("again@example.com").await;
+    let url = site.server.url("/article");
+    let created = create(&app, &key, json!({ "url": url.as_str() })).await;
+    let id = id_of(&created);
+    let active = wait_for_status(&app, &key, id, "active").await;
+    let fetches = site.server.paths().len();
+
+    // The queue may deliver a job again after it succeeded: it must leave the row as it is.
+    let state = app.application().state();
+    let payload = linkyard_actors::bookmarks::BookmarkJobPayload { bookmark_id: id };
+    let outcome = state.enrichment.enrich(payload, 1).await.expect("enrich");
+    assert_eq!(
+        outcome,
+        linkyard_actors::bookmarks::enrich::EnrichOutcome::Skipped
+    );
+    let again: Value = app
+        .get(&format!("/api/bookmarks/{id}"), Some(&key))
+        .await
+        .json()
+        .await
+        .expect("bookmark");
+    assert_eq!(again, active);
+    assert_eq!(site.server.paths().len(), fetches, "no second fetch");
+
+    // A job for a deleted bookmark is skipped too.
+    let deleted = app
+        .delete(&format!("/api/bookmarks/{id}"), Some(&key))
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let outcome = state.enrichment.enrich(payload, 1).await.expect("enrich");
+    assert_eq!(
+        outcome,
+        linkyard_actors::bookmarks::enrich::EnrichOutcome::Skipped
+    );
+    app.shutdown().await;
+}
+
+/// Deletes a test's Meilisearch index when dropped.
+struct MeiliIndexCleanup(linkyard::backends::search::meili::MeiliOptions);
+
+impl Drop for MeiliIndexCleanup {
+    fn drop(&mut self) {
+        let options = self.0.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(index) = linkyard::backends::search::meili::MeiliSearch::new(options) else {
+                    return;
+                };
+                if let Err(error) = index.delete_index().await {
+                    eprintln!(
+                        "deleting Meilisearch index {} failed: {error}",
+                        index.index_name()
+                    );
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_through_meilisearch() {
+    let Ok(meili_url) = std::env::var("LINKYARD_TEST_MEILI_URL") else {
+        eprintln!(
+            "skipped: bookmark search on Meilisearch (set LINKYARD_TEST_MEILI_URL to run it)"
+        );
+        return;
+    };
+    let meili_key = std::env::var("LINKYARD_TEST_MEILI_KEY").unwrap_or_default();
+    let prefix = format!("linkyard_test_{:016x}_", rand::random::<u64>());
+    let _cleanup = MeiliIndexCleanup(linkyard::backends::search::meili::MeiliOptions {
+        url: meili_url.clone(),
+        key: Some(meili_key.clone()).filter(|key| !key.is_empty()),
+        index_prefix: prefix.clone(),
+        timeout: Duration::from_secs(30),
+    });
+    let Some(app) = spawn_app_with(Db::Sqlite, move |settings| {
+        fast(settings);
+        settings.search.backend = linkyard::settings::SearchBackend::Meilisearch;
+        settings.search.meili_url = meili_url;
+        settings.search.meili_key = meili_key;
+        settings.search.index_prefix = prefix;
+    })
+    .await
+    else {
+        return;
+    };
+    let alice = app.create_user("alice@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    let body = json!({ "url": "http://127.0.0.1/meili", "title": "Ferris on Meilisearch" });
+    let alice_id = id_of(&create(&app, &alice, body.clone()).await);
+    let bob_id = id_of(&create(&app, &bob, body).await);
+    wait_for_search(&app, &alice, "ferris", &[alice_id]).await;
+    wait_for_search(&app, &bob, "ferris", &[bob_id]).await;
+
+    let deleted = app
+        .delete(&format!("/api/bookmarks/{alice_id}"), Some(&alice))
+        .await;
+    assert_eq!(deleted.status(), 204);
+    wait_for_search(&app, &alice, "ferris", &[]).await;
+    app.shutdown().await;
+}
