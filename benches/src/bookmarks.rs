@@ -3,7 +3,7 @@
 //! favicon each.
 //!
 //! Every fetch stays on 127.0.0.1: the page URLs are IP literals, and the fetcher's resolver
-//! knows no host name, so icon and image URLs of the corpus pages that name other sites fail
+//! resolves no host name, so icon and image URLs of the corpus pages that name other sites fail
 //! without a network request.
 
 use crate::Options;
@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 /// The enrichment rate the embedded queue should reach, in pages per second.
 const TARGET_PAGES_PER_SECOND: f64 = 200.0;
-/// The longest the benchmark waits for every bookmark to leave `pending`.
+/// The maximum time the benchmark waits for every bookmark to leave `pending`.
 const DEADLINE: Duration = Duration::from_secs(600);
 const FAVICON: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDRbench-icon";
 
@@ -157,7 +157,7 @@ async fn start_linkyard(data_dir: PathBuf) -> anyhow::Result<Application> {
     settings.rate_limit.enabled = false;
     settings.log.filter = "warn".to_owned();
     // Indexing jobs wait for the next Tantivy commit, so they hold a job slot for up to the
-    // commit interval; enough slots keep enrichment from waiting behind them.
+    // commit interval. Enough slots keep enrichment from waiting behind them.
     settings.queue.concurrency = 256;
     settings.queue.poll_interval_ms = 100;
     settings.bookmarks.workers = 64;
