@@ -36,7 +36,8 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let site = serve_site(Arc::new(pages)).await?;
 
     let data_dir = tempfile::tempdir()?;
-    let application = start_linkyard(data_dir.path().to_path_buf()).await?;
+    let application =
+        start_linkyard(data_dir.path().to_path_buf(), options.queue_concurrency).await?;
     let state = Arc::clone(application.state());
     let (user_id, _) = state
         .accounts
@@ -74,11 +75,12 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         failed,
     ));
     report.note(format!(
-        "bookmark enrichment: {count} pages in {:.1} s (import {:.1} s), {active} active, \
-         {failed} failed; {:.0} pages/s (target: at least {TARGET_PAGES_PER_SECOND:.0}); \
-         p50/p99 are from creation to the end of enrichment",
+        "bookmark enrichment: {count} pages in {:.1} s (import {:.1} s) with queue.concurrency \
+         {}, {active} active, {failed} failed; {:.0} pages/s (target: at least \
+         {TARGET_PAGES_PER_SECOND:.0}); p50/p99 are from creation to the end of enrichment",
         elapsed.as_secs_f64(),
         imported.as_secs_f64(),
+        options.queue_concurrency,
         per_second,
     ));
     report.note(format!(
@@ -150,7 +152,7 @@ fn site_response(pages: &[Bytes], path: &str) -> Response<Full<Bytes>> {
     response
 }
 
-async fn start_linkyard(data_dir: PathBuf) -> anyhow::Result<Application> {
+async fn start_linkyard(data_dir: PathBuf, concurrency: usize) -> anyhow::Result<Application> {
     let mut settings = Settings::embedded_defaults().map_err(|error| anyhow::anyhow!("{error}"))?;
     settings.server.listen = "127.0.0.1:0".parse()?;
     settings.storage.data_dir = data_dir;
@@ -158,7 +160,7 @@ async fn start_linkyard(data_dir: PathBuf) -> anyhow::Result<Application> {
     settings.log.filter = "warn".to_owned();
     // Indexing jobs wait for the next Tantivy commit, so they hold a job slot for up to the
     // commit interval. Enough slots keep enrichment from waiting behind them.
-    settings.queue.concurrency = 256;
+    settings.queue.concurrency = concurrency;
     settings.queue.poll_interval_ms = 100;
     settings.bookmarks.workers = 64;
 

@@ -64,6 +64,9 @@ pub struct Options {
     /// Bookmarks enriched by the bookmarks benchmark.
     #[arg(long, default_value_t = 5_000)]
     bookmarks: u64,
+    /// `queue.concurrency` of the bookmarks benchmark: jobs one process runs at once.
+    #[arg(long, default_value_t = 256)]
+    queue_concurrency: usize,
     #[arg(skip = Duration::from_secs(2))]
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
