@@ -403,6 +403,13 @@ pub async fn favicon(ctx: Ctx) -> Result<Response, ApiError> {
     if !favicon::is_hash(&hash) {
         return Err(not_found());
     }
+    let etag = format!("\"{hash}\"");
+    if client_has(&ctx, &etag) {
+        let mut response = no_content();
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        set_favicon_cache_headers(&mut response, &etag);
+        return Ok(response);
+    }
     let blob = ctx
         .state
         .blobs
@@ -423,12 +430,30 @@ pub async fn favicon(ctx: Ctx) -> Result<Response, ApiError> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    set_favicon_cache_headers(&mut response, &etag);
+    Ok(response)
+}
+
+/// Sets the entity tag and the caching of a favicon, whose path never changes its content.
+fn set_favicon_cache_headers(response: &mut Response, etag: &str) {
+    let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, etag);
     }
-    Ok(response)
+}
+
+/// Checks whether `If-None-Match` lists `etag` (or `*`), ignoring weak markers.
+fn client_has(ctx: &Ctx, etag: &str) -> bool {
+    ctx.parts
+        .headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|candidate| candidate.trim().trim_start_matches("W/"))
+        .any(|candidate| candidate == etag || candidate == "*")
 }

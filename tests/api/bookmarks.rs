@@ -183,7 +183,16 @@ async fn enrichment_fills_metadata_and_favicon(db: Db) {
     assert_eq!(favicon.status(), 200);
     assert_eq!(favicon.headers()["content-type"], "image/png");
     assert_eq!(favicon.headers()["x-content-type-options"], "nosniff");
+    let etag = favicon.headers()["etag"].to_str().expect("etag").to_owned();
     assert_eq!(favicon.bytes().await.expect("bytes").as_ref(), PNG);
+    let revalidated = app
+        .client
+        .get(favicon_url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("revalidation");
+    assert_eq!(revalidated.status(), 304);
 
     // An SVG icon served as text/plain is stored as SVG and served under a strict policy.
     let svg_page = site.server.url("/svg-page");
