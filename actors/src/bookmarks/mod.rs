@@ -291,6 +291,8 @@ impl Bookmarks {
     }
 
     /// Returns every bookmark of the user, newest first, for the export.
+    // NOTE: the whole list is held in memory and the export is built as one string, so a user
+    // with hundreds of thousands of bookmarks costs that much memory per export request.
     pub async fn all_of(&self, user_id: i64) -> Result<Vec<Model>, DbError> {
         let mut all = Vec::new();
         let mut before_id = None;
