@@ -161,7 +161,7 @@ impl Bookmarks {
         let hash = valid.url.normalized_hash();
 
         let txn = db::begin_write(&self.inner.db, "begin bookmark insert").await?;
-        let Some(model) = insert_valid(&txn, user_id, &valid, request_id).await? else {
+        let Some(model) = insert_valid(&txn, user_id, &valid, request_id, true).await? else {
             drop(txn);
             let existing = db::bookmarks::find_by_url_hash(&self.inner.db, user_id, &hash)
                 .await?
@@ -335,7 +335,7 @@ impl Bookmarks {
         for batch in plan.valid.chunks(IMPORT_BATCH) {
             let txn = db::begin_write(&self.inner.db, "begin bookmark import").await?;
             for valid in batch {
-                match insert_valid(&txn, user_id, valid, None).await? {
+                match insert_valid(&txn, user_id, valid, None, false).await? {
                     Some(_) => summary.imported += 1,
                     None => summary.duplicates += 1,
                 }
@@ -380,13 +380,18 @@ impl Bookmarks {
     }
 }
 
-/// Inserts a validated bookmark with its tags and its enrichment and indexing jobs, on the
-/// caller's transaction. Returns `None` when the user has this normalized URL already.
+/// Inserts a validated bookmark with its tags and its enrichment job, on the caller's
+/// transaction. Returns `None` when the user has this normalized URL already.
+///
+/// With `index_now`, an indexing job makes the pending bookmark searchable at once. Imports
+/// leave it out: indexing jobs hold a queue slot while they wait for the search engine's
+/// commit, and the enrichment indexes the bookmark anyway when it ends, active or failed.
 async fn insert_valid(
     txn: &impl ConnectionTrait,
     user_id: i64,
     valid: &Valid,
     request_id: Option<String>,
+    index_now: bool,
 ) -> Result<Option<Model>, BookmarkError> {
     let hash = valid.url.normalized_hash();
     let row = bookmarks::ActiveModel {
@@ -424,8 +429,10 @@ async fn insert_valid(
     db::bookmarks::replace_tags(txn, model.id, user_id, &keys).await?;
     let enrich = bookmark_job(ENRICH_BOOKMARK, model.id).with_request_id(request_id.clone());
     queue::enqueue(txn, &enrich).await?;
-    let index = bookmark_job(INDEX_BOOKMARK, model.id).with_request_id(request_id);
-    queue::enqueue(txn, &index).await?;
+    if index_now {
+        let index = bookmark_job(INDEX_BOOKMARK, model.id).with_request_id(request_id);
+        queue::enqueue(txn, &index).await?;
+    }
     Ok(Some(model))
 }
 
