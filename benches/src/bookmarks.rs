@@ -62,6 +62,8 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
 
     wait_until_enriched(&state.db, count).await?;
     let elapsed = started.elapsed();
+    wait_until_indexed(state.search.as_ref(), count).await?;
+    let searchable = started.elapsed();
     let (p50, p99) = time_to_enrich(&state.db).await?;
     let (active, failed) = outcome_counts(&state.db).await?;
     let (peak_rss, rss) = linkyard_bench_memory()?;
@@ -77,11 +79,13 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     report.note(format!(
         "bookmark enrichment: {count} pages in {:.1} s (import {:.1} s) with queue.concurrency \
          {}, {active} active, {failed} failed; {:.0} pages/s (target: at least \
-         {TARGET_PAGES_PER_SECOND:.0}); p50/p99 are from creation to the end of enrichment",
+         {TARGET_PAGES_PER_SECOND:.0}); all searchable after {:.1} s; p50/p99 are from \
+         creation to the end of enrichment",
         elapsed.as_secs_f64(),
         imported.as_secs_f64(),
         options.queue_concurrency,
         per_second,
+        searchable.as_secs_f64(),
     ));
     report.note(format!(
         "bookmark enrichment memory of the bench process (linkyard, the local site and the \
@@ -187,6 +191,24 @@ async fn wait_until_enriched(db: &DatabaseConnection, count: u64) -> anyhow::Res
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the search index has a document of every bookmark, because indexing jobs run
+/// after the enrichment that queues them.
+async fn wait_until_indexed(
+    search: &dyn linkyard_actors::backends::search::SearchIndex,
+    count: u64,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + DEADLINE;
+    while search.count(None).await? < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not every bookmark was indexed within {} s",
+            DEADLINE.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// Counts active and failed bookmarks.
