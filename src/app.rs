@@ -15,6 +15,10 @@ use linkyard_actors::analytics::click_aggregator::{
 use linkyard_actors::backends::blob::BlobStore;
 use linkyard_actors::backends::cache::{Cache, Invalidation};
 use linkyard_actors::backends::queue::JobQueue;
+use linkyard_actors::backends::search::SearchIndex;
+use linkyard_actors::bookmarks::Bookmarks;
+use linkyard_actors::bookmarks::enrich::PageFetcher;
+use linkyard_actors::bookmarks::pool::EnrichmentPool;
 use linkyard_actors::db::{self, DbOptions};
 use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
 use linkyard_actors::id_allocator::{
@@ -39,6 +43,11 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
+mod bookmarks;
+
+pub use bookmarks::{close_tantivy, open_search};
+use bookmarks::{enrichment_pool, page_fetcher, session_key, spawn_search_backfill};
+
 /// Everything a request handler can reach.
 pub struct AppState {
     pub settings: Settings,
@@ -58,6 +67,11 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub actor_restarts: Arc<AtomicU64>,
     pub click_flushes: Arc<AtomicU64>,
+    pub search: Arc<dyn SearchIndex>,
+    pub bookmarks: Bookmarks,
+    pub enrichment: EnrichmentPool,
+    /// Signs the session cookies of the web UI.
+    pub session_key: Arc<[u8]>,
 }
 
 impl AppState {
@@ -83,11 +97,16 @@ impl AppState {
             self.cache.ping(),
             self.queue.ping(),
         );
+        let search = self.search.ping().await;
         vec![
             ("database", database.map_err(|error| error.to_string())),
             (self.blobs.name(), blob.map_err(|error| error.to_string())),
             (self.cache.name(), cache.map_err(|error| error.to_string())),
             (self.queue.name(), queue.map_err(|error| error.to_string())),
+            (
+                self.search.name(),
+                search.map_err(|error| error.to_string()),
+            ),
         ]
     }
 }
@@ -122,21 +141,38 @@ pub struct Application {
     invalidations: JoinHandle<()>,
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
+    backfill: JoinHandle<()>,
+    /// The embedded index, closed on shutdown so that its lock is free for the next process.
+    tantivy: Option<Arc<crate::backends::search::tantivy::TantivySearch>>,
 }
 
 impl Application {
     /// Connects the database (migrating it when configured), starts the actors and starts
     /// serving on the configured address, which may use port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::start(settings, Role::Serve).await
+        Self::start(settings, Role::Serve, None).await
+    }
+
+    /// Like [`Application::build`], with `fetcher` fetching the pages of bookmark enrichment in
+    /// place of the guarded fetcher that the `[fetcher]` settings describe. Benchmarks use it
+    /// to keep every fetch on their own local site.
+    pub async fn build_with_fetcher(
+        settings: Settings,
+        fetcher: Arc<dyn PageFetcher>,
+    ) -> anyhow::Result<Self> {
+        Self::start(settings, Role::Serve, Some(fetcher)).await
     }
 
     /// Starts a queue worker: everything `build` starts except the HTTP listener.
     pub async fn build_worker(settings: Settings) -> anyhow::Result<Self> {
-        Self::start(settings, Role::Worker).await
+        Self::start(settings, Role::Worker, None).await
     }
 
-    async fn start(settings: Settings, role: Role) -> anyhow::Result<Self> {
+    async fn start(
+        settings: Settings,
+        role: Role,
+        fetcher: Option<Arc<dyn PageFetcher>>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
             format!(
                 "creating data directory {}",
@@ -211,6 +247,20 @@ impl Application {
             Arc::clone(&click_flushes),
         )?;
         children.push(aggregator);
+        let (search, tantivy) = open_search(&settings).await?;
+        let bookmarks = Bookmarks::new(
+            db.clone(),
+            Arc::clone(&queue),
+            UrlPolicy::new(Vec::<String>::new(), settings.links.max_url_bytes),
+        );
+        let fetcher = match fetcher {
+            Some(fetcher) => fetcher,
+            None => page_fetcher(&settings)?,
+        };
+        let (enrichment, enrichment_pool) =
+            enrichment_pool(&settings, &db, fetcher, Arc::clone(&blobs));
+        children.push(enrichment_pool);
+        let session_key = session_key(&db).await?;
         let (supervisor, supervisor_task) = Actor::spawn(
             None,
             Supervisor,
@@ -249,11 +299,16 @@ impl Application {
             limiter,
             actor_restarts,
             click_flushes,
+            search,
+            bookmarks,
+            enrichment,
+            session_key,
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let consume = role == Role::Worker || state.settings.queue.consume_in_serve;
         let worker = spawn_queue_worker(&state, consume, shutdown_rx.clone());
+        let backfill = spawn_search_backfill(&state);
         let server = match listener {
             Some(listener) => {
                 tracing::info!(address = %local_addr, public_url = %state.public_base, "linkyard listening");
@@ -278,6 +333,8 @@ impl Application {
             invalidations,
             supervisor,
             supervisor_task,
+            backfill,
+            tantivy,
         })
     }
 
@@ -307,6 +364,8 @@ impl Application {
             tracing::warn!(%error, "the queue worker task failed");
         }
         self.invalidations.abort();
+        self.backfill.abort();
+        let _ = self.backfill.await;
         let stopped = self
             .supervisor
             .call(SupervisorMessage::Shutdown, Some(Duration::from_secs(60)))
@@ -316,12 +375,13 @@ impl Application {
         }
         let _ = self.supervisor_task.await;
         self.state.cache.close().await;
-        self.state
-            .db
-            .clone()
-            .close()
-            .await
-            .context("closing the database")?;
+        if let Err(error) = self.state.search.flush().await {
+            tracing::warn!(%error, "flushing the search index failed");
+        }
+        let db = self.state.db.clone();
+        drop(self.state);
+        close_tantivy(self.tantivy).await;
+        db.close().await.context("closing the database")?;
         tracing::info!("linkyard stopped");
         Ok(())
     }

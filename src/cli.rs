@@ -43,6 +43,25 @@ pub enum Command {
     User(UserCommand),
     /// Delete expired pastes and orphaned paste objects once, then exit.
     Sweep,
+    /// Rebuild the bookmark search index from the database. Stop `serve` first when the index
+    /// is the embedded Tantivy one, which only one process may open.
+    Reindex,
+    /// Print the metadata of a saved HTML page as JSON, with the bookmark API's field names.
+    Extract {
+        /// The URL the page was saved from; relative links resolve against it.
+        #[arg(long)]
+        url: String,
+        /// The saved HTML file.
+        file: PathBuf,
+    },
+    /// Import a Netscape bookmark file (as browsers export it) for a user.
+    ImportBookmarks {
+        /// The bookmark file.
+        file: PathBuf,
+        /// The email address of the user who gets the bookmarks.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +125,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => user(&settings, command).await,
         Command::Sweep => sweep(settings).await,
+        Command::Reindex => crate::bookmark_commands::reindex(&settings).await,
+        Command::Extract { url, file } => crate::bookmark_commands::extract(&url, &file),
+        Command::ImportBookmarks { file, user } => {
+            crate::bookmark_commands::import(&settings, &file, &user).await
+        }
     }
 }
 

@@ -7,6 +7,8 @@ use linkyard_actors::links::LinkError;
 use linkyard_actors::qr::QrError;
 use std::sync::{Arc, Weak};
 
+mod bookmarks;
+
 /// Returns a handler for every job kind, sharing the application's state.
 pub fn handlers(state: &Arc<AppState>) -> JobHandlers {
     let mut handlers = JobHandlers::new();
@@ -14,6 +16,7 @@ pub fn handlers(state: &Arc<AppState>) -> JobHandlers {
         state: Arc::downgrade(state),
     });
     handlers.insert(RENDER_QR.to_owned(), render);
+    bookmarks::register(&mut handlers, state);
     handlers
 }
 

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod backends;
+pub mod bookmark_commands;
 pub mod cli;
 pub mod http;
 pub mod jobs;

@@ -41,6 +41,7 @@ pub struct Settings {
     pub qr: QrSettings,
     pub search: SearchSettings,
     pub pastes: PasteSettings,
+    pub bookmarks: BookmarkSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +220,19 @@ pub struct QrSettings {
     pub queue_limit: usize,
     pub render_timeout_ms: u64,
     pub prerender: bool,
+}
+
+/// Bookmarks: enrichment, favicons, import and web sessions. `config/default.toml` documents
+/// each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookmarkSettings {
+    /// Enrichment workers; 0 means one per CPU.
+    pub workers: usize,
+    pub queue_limit: usize,
+    pub favicon_max_bytes: usize,
+    pub import_max_bytes: usize,
+    pub session_ttl_secs: u64,
 }
 
 /// Click analytics. `config/default.toml` documents each key.

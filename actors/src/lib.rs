@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod backends;
+pub mod bookmarks;
 pub mod db;
 pub mod domain;
 pub mod enrich;

@@ -2,6 +2,7 @@
 //! server measured in the same run. Run with `cargo run --release -p linkyard-bench -- all`.
 
 mod bare;
+mod bookmarks;
 mod links;
 mod load;
 mod pastes;
@@ -34,6 +35,8 @@ enum Command {
     Pastes(Options),
     /// Bookmark search: p50 and p99 latency over synthetic bookmarks in Tantivy.
     Search(Options),
+    /// Bookmark enrichment throughput on the embedded queue, with memory.
+    Bookmarks(Options),
     /// Internal: the bare hyper server.
     #[command(hide = true)]
     ServeBare {
@@ -70,6 +73,12 @@ pub struct Options {
     /// Search queries of each kind.
     #[arg(long, default_value_t = 500)]
     search_queries: usize,
+    /// Bookmarks enriched by the bookmarks benchmark.
+    #[arg(long, default_value_t = 5_000)]
+    bookmarks: u64,
+    /// `queue.concurrency` of the bookmarks benchmark: jobs one process runs at once.
+    #[arg(long, default_value_t = 256)]
+    queue_concurrency: usize,
     #[arg(skip = Duration::from_secs(2))]
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
@@ -112,7 +121,8 @@ fn main() -> anyhow::Result<()> {
                 links::run(&options, &mut report).await?;
                 qr::run(&options, &mut report).await?;
                 pastes::run(&options, &mut report).await?;
-                search::run(&options, &mut report).await
+                search::run(&options, &mut report).await?;
+                bookmarks::run(&options, &mut report).await
             })?;
             print_report(&options, &report);
             Ok(())
@@ -138,6 +148,13 @@ fn main() -> anyhow::Result<()> {
             let options = options.finish();
             let mut report = report::Report::default();
             runtime.block_on(search::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Bookmarks(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(bookmarks::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }

@@ -35,6 +35,25 @@ impl Row {
             comparable,
         }
     }
+
+    /// A row of a throughput measured without the load generator, such as background jobs
+    /// per second. It has no ratio, because the bare server does no comparable work.
+    pub fn throughput(
+        name: &str,
+        per_second: f64,
+        p50: std::time::Duration,
+        p99: std::time::Duration,
+        errors: u64,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            per_second,
+            p50_ms: p50.as_secs_f64() * 1000.0,
+            p99_ms: p99.as_secs_f64() * 1000.0,
+            errors,
+            comparable: false,
+        }
+    }
 }
 
 #[derive(Default)]

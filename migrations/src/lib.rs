@@ -7,6 +7,7 @@ mod m20261204_000001_users_and_links;
 mod m20261204_000002_outbox;
 mod m20261204_000003_clicks;
 mod m20261204_000004_pastes;
+mod m20261204_000005_bookmarks;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_outbox::Migration),
             Box::new(m20261204_000003_clicks::Migration),
             Box::new(m20261204_000004_pastes::Migration),
+            Box::new(m20261204_000005_bookmarks::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ use linkyard_actors::accounts::AccountError;
 use linkyard_actors::backends::blob::BlobError;
 use linkyard_actors::backends::queue::QueueError;
 use linkyard_actors::backends::search::SearchError;
+use linkyard_actors::bookmarks::BookmarkError;
 use linkyard_actors::db::DbError;
 use linkyard_actors::domain::SearchQueryError;
 use linkyard_actors::links::LinkError;
@@ -348,4 +349,31 @@ pub fn internal_error() -> ApiError {
         "internal_error",
         "the request could not be completed because of a server error",
     )
+}
+impl From<BookmarkError> for ApiError {
+    fn from(error: BookmarkError) -> Self {
+        use BookmarkError as E;
+        let message = error.to_string();
+        let (status, code, field) = match &error {
+            E::Url(url) => (StatusCode::BAD_REQUEST, url.code(), Some("url")),
+            E::InvalidTag { .. } => (StatusCode::BAD_REQUEST, "invalid_tag", Some("tags")),
+            E::TooManyTags { .. } => (StatusCode::BAD_REQUEST, "too_many_tags", Some("tags")),
+            E::TooLong { field, .. } => (StatusCode::BAD_REQUEST, "field_too_long", Some(*field)),
+            E::InvalidCursor { .. } => (StatusCode::BAD_REQUEST, "invalid_cursor", Some("cursor")),
+            E::InvalidLimit { .. } => (StatusCode::BAD_REQUEST, "invalid_limit", Some("limit")),
+            E::InvalidStatus { .. } => (StatusCode::BAD_REQUEST, "invalid_status", Some("status")),
+            E::Exists { .. } => (StatusCode::CONFLICT, "bookmark_exists", Some("url")),
+            E::NotFound { .. } => (StatusCode::NOT_FOUND, "bookmark_not_found", None),
+            E::Database(_) => return Self::backend_unavailable("database", &error),
+            E::Queue(_) => match error {
+                E::Queue(queue) => return queue.into(),
+                _ => return Self::backend_unavailable("job queue", &error),
+            },
+        };
+        let error = Self::new(status, code, message);
+        match field {
+            Some(field) => error.with_field(field),
+            None => error,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The hyper 1.x front end: accept loop, per-request dispatch through the router, request spans,
 //! header read timeout and graceful shutdown.
 
+pub mod bookmarks;
 pub mod client_ip;
 pub mod error;
 pub mod links;
@@ -13,8 +14,10 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod session;
 pub mod stats;
 pub mod web;
+pub mod web_bookmarks;
 
 use crate::app::AppState;
 use error::ApiError;

@@ -63,6 +63,8 @@ impl RouteClass {
             "/api/bookmarks/import",
             // Password attempts: each costs an Argon2 hash, and guessing must stay slow.
             "/p/{id}/unlock",
+            "/bookmarks",
+            "/signin",
         ];
         match (method, pattern) {
             (&http::Method::GET | &http::Method::HEAD, "/{code}") => Some(Self::Redirect),

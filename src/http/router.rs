@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::request::Ctx;
 use super::response::Response;
-use super::{links, ops, pastes, qr, redirect, stats, web};
+use super::{bookmarks, links, ops, pastes, qr, redirect, stats, web, web_bookmarks};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -65,6 +65,21 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/pastes/{id}/reveal" => pastes::reveal),
         route!(GET "/api/pastes/{id}/qr.png" => pastes::qr_png),
         route!(GET "/api/pastes/{id}/qr.svg" => pastes::qr_svg),
+        route!(POST "/api/bookmarks" => bookmarks::create),
+        route!(GET "/api/bookmarks" => bookmarks::list),
+        route!(GET "/api/bookmarks/search" => bookmarks::search),
+        route!(POST "/api/bookmarks/import" => bookmarks::import),
+        route!(GET "/api/bookmarks/export" => bookmarks::export),
+        route!(GET "/api/bookmarks/{id}" => bookmarks::get),
+        route!(PATCH "/api/bookmarks/{id}" => bookmarks::update),
+        route!(DELETE "/api/bookmarks/{id}" => bookmarks::delete),
+        route!(POST "/api/bookmarks/{id}/refresh" => bookmarks::refresh),
+        route!(GET "/favicons/{hash}" => bookmarks::favicon),
+        route!(GET "/bookmarks" => web_bookmarks::page),
+        route!(POST "/bookmarks" => web_bookmarks::add),
+        route!(GET "/signin" => web_bookmarks::signin_form),
+        route!(POST "/signin" => web_bookmarks::signin),
+        route!(POST "/signout" => web_bookmarks::signout),
         route!(GET "/{code}" => redirect::follow),
         route!(HEAD "/{code}" => redirect::follow),
     ]

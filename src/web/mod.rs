@@ -5,6 +5,7 @@
 //! function and sends the markup with [`html_response`], which adds the security headers.
 
 pub mod assets;
+pub mod bookmarks;
 pub mod error;
 pub mod format;
 pub mod highlight;

@@ -7,6 +7,7 @@
 mod support;
 
 mod analytics;
+mod bookmarks;
 mod browser;
 mod faults;
 mod helpers;

@@ -1,5 +1,6 @@
 //! The database port: SQLite (embedded default) or PostgreSQL, both through sea-orm.
 
+pub mod bookmarks;
 pub mod clicks;
 pub mod entities;
 pub mod ids;

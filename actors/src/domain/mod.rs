@@ -2,6 +2,7 @@
 //! an invalid value.
 
 pub mod alias;
+pub mod bookmark_url;
 pub mod code;
 pub mod search_query;
 pub mod target_url;

@@ -12,6 +12,7 @@ mod allow;
 mod body;
 mod charset;
 mod config;
+mod enrichment;
 mod error;
 mod guard;
 mod media;
@@ -331,6 +332,18 @@ impl Fetcher {
     fn request_error(&self, url: &Url, error: reqwest::Error) -> FetchError {
         FetchError::from_reqwest(url, error, self.config.connect_timeout)
     }
+}
+
+/// Decodes a saved HTML file as a browser would without HTTP headers: a byte order mark, then a
+/// `<meta charset>`, then a guess steered by the top-level domain of `host`.
+pub fn decode_html_file(bytes: &[u8], host: Option<&str>) -> DecodedText {
+    let hints = DecodeHints {
+        kind: DocumentKind::Html,
+        header_charset: None,
+        host,
+        truncated: false,
+    };
+    charset::decode(bytes, hints)
 }
 
 fn media_type(response: &Response) -> Option<MediaType> {
