@@ -1,7 +1,7 @@
 //! `/api/bookmarks`: create, read, update, delete, list, refresh, search, import and export a
 //! signed-in user's bookmarks, and `/favicons/{hash}`, the favicons enrichment stored.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::links::timestamp;
 use super::request::Ctx;
 use super::response::{Response, json, no_content, with_body};
@@ -15,6 +15,7 @@ use linkyard_actors::db::entities::bookmarks::Model;
 use linkyard_actors::domain::SearchQuery;
 use linkyard_actors::domain::search_query::{BookmarkStatus, tag_key};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 /// The policy of every favicon response. SVG favicons may carry scripts, so nothing may run
 /// or load, and the inline styles of the drawing are the only thing allowed.
@@ -23,9 +24,10 @@ pub const FAVICON_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sa
 const DEFAULT_SEARCH_LIMIT: usize = 20;
 const MAX_SEARCH_LIMIT: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// The page: an absolute http or https URL.
     url: String,
     title: Option<String>,
     description: Option<String>,
@@ -34,7 +36,8 @@ struct CreateBody {
     unread: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// Fields to change; `null` clears `title`, `description` and `note`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     #[serde(default, deserialize_with = "present")]
@@ -58,7 +61,7 @@ where
 
 /// A bookmark as the API returns it. `title` and `description` are the user's when given,
 /// else the page's.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BookmarkView {
     pub id: i64,
     pub url: String,
@@ -118,13 +121,13 @@ pub fn favicon_url(state: &AppState, hash: &str) -> String {
     format!("{}/favicons/{hash}", state.public_base)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct BookmarkPage {
     items: Vec<BookmarkView>,
     next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SearchPage {
     items: Vec<BookmarkView>,
     total: u64,
@@ -132,19 +135,30 @@ struct SearchPage {
 }
 
 /// The 409 of a duplicate: the error, and the bookmark that exists.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Duplicate<'a> {
     error: DuplicateDetail<'a>,
     bookmark: BookmarkView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DuplicateDetail<'a> {
     code: &'static str,
     message: &'a str,
     field: &'static str,
 }
 
+/// Saves a bookmark; its page is fetched and indexed in the background.
+#[utoipa::path(post, path = "/api/bookmarks", tag = "bookmarks", request_body = CreateBody,
+    security(("api_key" = [])),
+    responses(
+        (status = 202, description = "Saved with status pending", body = BookmarkView),
+        (status = 400, description = "Invalid field, such as url_invalid or invalid_tag", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 409, description = "The caller has this normalized URL (bookmark_exists); the body carries it", body = Duplicate),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable; it is named", body = ErrorBody),
+    ))]
 pub async fn create(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let body: CreateBody = ctx.json().await?;
@@ -205,6 +219,16 @@ fn request_id(ctx: &Ctx) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Reads one of the caller's bookmarks.
+#[utoipa::path(get, path = "/api/bookmarks/{id}", tag = "bookmarks",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Bookmark id")),
+    responses(
+        (status = 200, description = "The bookmark", body = BookmarkView),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such bookmark of the caller (bookmark_not_found)", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let id = ctx.param("id")?;
@@ -215,6 +239,17 @@ pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
+/// Changes the user's fields of a bookmark.
+#[utoipa::path(patch, path = "/api/bookmarks/{id}", tag = "bookmarks", request_body = PatchBody,
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Bookmark id")),
+    responses(
+        (status = 200, description = "The changed bookmark", body = BookmarkView),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such bookmark of the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn update(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let id = ctx.param("id")?;
@@ -237,6 +272,16 @@ pub async fn update(mut ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
+/// Deletes a bookmark and its search document.
+#[utoipa::path(delete, path = "/api/bookmarks/{id}", tag = "bookmarks",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Bookmark id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such bookmark of the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let id = ctx.param("id")?;
@@ -244,6 +289,16 @@ pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
+/// Fetches the bookmark's page again.
+#[utoipa::path(post, path = "/api/bookmarks/{id}/refresh", tag = "bookmarks",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Bookmark id")),
+    responses(
+        (status = 202, description = "Queued; status is pending again", body = BookmarkView),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 404, description = "No such bookmark of the caller", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn refresh(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let id = ctx.param("id")?;
@@ -254,6 +309,22 @@ pub async fn refresh(ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
+/// Lists the caller's bookmarks, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/bookmarks", tag = "bookmarks",
+    security(("api_key" = [])),
+    params(
+        ("tag" = Option<String>, Query, description = "Only bookmarks with this tag"),
+        ("status" = Option<String>, Query, description = "pending, active or failed"),
+        ("unread" = Option<bool>, Query, description = "Only unread (true) or read (false) bookmarks"),
+        ("limit" = Option<i64>, Query, description = "Page size"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = BookmarkPage),
+        (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let filter = list_filter(&ctx)?;
@@ -306,6 +377,21 @@ fn list_filter(ctx: &Ctx) -> Result<ListFilter, ApiError> {
     })
 }
 
+/// Searches the caller's bookmarks with the query language: words, "phrases", #tag,
+/// site:host, is:unread, status:failed, before:/after: dates.
+#[utoipa::path(get, path = "/api/bookmarks/search", tag = "bookmarks",
+    security(("api_key" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "The query; empty lists the newest"),
+        ("limit" = Option<usize>, Query, description = "1 to 100 (default 20)"),
+        ("offset" = Option<usize>, Query, description = "next_offset of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "Matches, best first", body = SearchPage),
+        (status = 400, description = "Invalid query, limit or offset", body = ErrorBody),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 503, description = "The search engine is unavailable; it is named", body = ErrorBody),
+    ))]
 pub async fn search(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let query = SearchQuery::parse(&ctx.query("q").unwrap_or_default())?;
@@ -356,6 +442,16 @@ pub async fn search(ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
+/// Imports a Netscape bookmark file, as browsers export it.
+#[utoipa::path(post, path = "/api/bookmarks/import", tag = "bookmarks",
+    security(("api_key" = [])),
+    request_body(content = String, content_type = "text/html", description = "Netscape bookmark HTML"),
+    responses(
+        (status = 200, description = "Counts of imported, duplicate and invalid entries"),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 413, description = "Larger than bookmarks.import_max_bytes", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn import(mut ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let limit = ctx.state.settings.bookmarks.import_max_bytes;
@@ -378,6 +474,14 @@ pub async fn import(mut ctx: Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &summary))
 }
 
+/// Exports the caller's bookmarks as a Netscape bookmark file.
+#[utoipa::path(get, path = "/api/bookmarks/export", tag = "bookmarks",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Netscape bookmark HTML", content_type = "text/html"),
+        (status = 401, description = "API key missing or unknown", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
 pub async fn export(ctx: Ctx) -> Result<Response, ApiError> {
     let caller = ctx.require_caller().await?;
     let bookmarks = ctx.state.bookmarks.all_of(caller.user_id).await?;
@@ -397,6 +501,14 @@ pub async fn export(ctx: Ctx) -> Result<Response, ApiError> {
 
 /// Serves a stored favicon with the type sniffed when it was stored. The path is its content
 /// hash, so it never changes and may be cached for good.
+/// Serves a stored favicon by its SHA-256, with the type sniffed from its bytes.
+#[utoipa::path(get, path = "/favicons/{hash}", tag = "bookmarks",
+    params(("hash" = String, Path, description = "SHA-256 of the icon, in hex")),
+    responses(
+        (status = 200, description = "The icon", content_type = "image/*"),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such favicon (favicon_not_found)", body = ErrorBody),
+    ))]
 pub async fn favicon(ctx: Ctx) -> Result<Response, ApiError> {
     let hash = ctx.param("hash")?;
     let not_found = || ApiError::not_found("favicon_not_found", format!("no favicon '{hash}'"));

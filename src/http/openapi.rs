@@ -2,7 +2,7 @@
 //! attributes and the request and response types. A test checks that every route of the route
 //! table appears in it, so a new route cannot go undocumented.
 
-use super::{links, ops, pastes, qr, redirect, stats, web};
+use super::{bookmarks, links, ops, pastes, qr, redirect, stats, web, web_bookmarks};
 use bytes::Bytes;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,6 +31,21 @@ use utoipa::{Modify, OpenApi};
         qr::link_png,
         qr::link_svg,
         redirect::follow,
+        bookmarks::create,
+        bookmarks::list,
+        bookmarks::search,
+        bookmarks::import,
+        bookmarks::export,
+        bookmarks::get,
+        bookmarks::update,
+        bookmarks::delete,
+        bookmarks::refresh,
+        bookmarks::favicon,
+        web_bookmarks::signin_form,
+        web_bookmarks::signin,
+        web_bookmarks::signout,
+        web_bookmarks::page,
+        web_bookmarks::add,
         pastes::create,
         pastes::create_raw,
         pastes::get,
@@ -56,6 +71,7 @@ use utoipa::{Modify, OpenApi};
         (name = "pastes", description = "Pastes: create, read, reveal and delete"),
         (name = "web", description = "HTML pages and forms of the web UI"),
         (name = "qr", description = "QR codes of links and pastes"),
+        (name = "bookmarks", description = "Bookmarks, their search, import and export"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -22,6 +22,8 @@ use std::collections::HashMap;
 
 const PAGE_SIZE: i64 = 50;
 
+/// The sign-in page of the web UI.
+#[utoipa::path(get, path = "/signin", tag = "web", responses((status = 200, description = "HTML form", content_type = "text/html")))]
 pub async fn signin_form(ctx: Ctx) -> Result<Response, ApiError> {
     if session::session_of(&ctx).is_some() {
         return Ok(see_other("/bookmarks", None));
@@ -29,6 +31,14 @@ pub async fn signin_form(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(html_response(StatusCode::OK, signin_page(None)))
 }
 
+/// Signs in with an API key (form field `key`) and sets the session cookie.
+#[utoipa::path(post, path = "/signin", tag = "web",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in; redirects to /bookmarks"),
+        (status = 401, description = "Unknown key; the form again", content_type = "text/html"),
+        (status = 429, description = "Rate limited", content_type = "text/html"),
+    ))]
 pub async fn signin(mut ctx: Ctx) -> Result<Response, ApiError> {
     let form = read_form(&mut ctx).await?;
     let key = form.get("key").map(|key| key.trim()).unwrap_or_default();
@@ -49,6 +59,13 @@ pub async fn signin(mut ctx: Ctx) -> Result<Response, ApiError> {
     Ok(see_other("/bookmarks", cookie))
 }
 
+/// Signs out: clears the session cookie.
+#[utoipa::path(post, path = "/signout", tag = "web",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed out; redirects home"),
+        (status = 403, description = "Missing or wrong CSRF token", content_type = "text/html"),
+    ))]
 pub async fn signout(mut ctx: Ctx) -> Result<Response, ApiError> {
     let session = session::session_of(&ctx);
     let form = read_form(&mut ctx).await?;
@@ -61,6 +78,16 @@ pub async fn signout(mut ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
+/// The bookmarks page: add form, list with favicons, search box and tag filter.
+#[utoipa::path(get, path = "/bookmarks", tag = "web",
+    params(
+        ("q" = Option<String>, Query, description = "Search query"),
+        ("tag" = Option<String>, Query, description = "Tag filter"),
+    ),
+    responses(
+        (status = 200, description = "HTML page", content_type = "text/html"),
+        (status = 303, description = "Not signed in; redirects to /signin"),
+    ))]
 pub async fn page(ctx: Ctx) -> Result<Response, ApiError> {
     let Some(session) = session::session_of(&ctx) else {
         return Ok(see_other("/signin", None));
@@ -81,6 +108,15 @@ pub async fn page(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(html_response(status, bookmarks_page(&view)))
 }
 
+/// Adds a bookmark from the page's form.
+#[utoipa::path(post, path = "/bookmarks", tag = "web",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Saved; back to /bookmarks"),
+        (status = 400, description = "Invalid URL or field; the page with the error", content_type = "text/html"),
+        (status = 403, description = "Missing or wrong CSRF token", content_type = "text/html"),
+        (status = 429, description = "Rate limited", content_type = "text/html"),
+    ))]
 pub async fn add(mut ctx: Ctx) -> Result<Response, ApiError> {
     let Some(session) = session::session_of(&ctx) else {
         return Ok(see_other("/signin", None));
