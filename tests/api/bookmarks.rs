@@ -1057,3 +1057,75 @@ async fn search_through_meilisearch() {
     wait_for_search(&app, &alice, "ferris", &[]).await;
     app.shutdown().await;
 }
+
+/// Meilisearch goes away and comes back while bookmarks are saved and searched. Saves keep
+/// answering 202 (their index jobs wait in the outbox), searches answer 503 naming
+/// Meilisearch, /readyz names it, and every bookmark of the outage is searchable afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meilisearch_outage_under_load_loses_nothing() {
+    let Ok(meili_url) = std::env::var("LINKYARD_TEST_MEILI_URL") else {
+        eprintln!("skipped: Meilisearch outage (set LINKYARD_TEST_MEILI_URL to run it)");
+        return;
+    };
+    let Some(upstream) = url::Url::parse(&meili_url)
+        .ok()
+        .and_then(|url| url.socket_addrs(|| None).ok())
+        .and_then(|addresses| addresses.into_iter().next())
+    else {
+        panic!("LINKYARD_TEST_MEILI_URL {meili_url} is not an address");
+    };
+    let proxy = crate::support::proxy::CuttableProxy::start(upstream).await;
+    let meili_key = std::env::var("LINKYARD_TEST_MEILI_KEY").unwrap_or_default();
+    let prefix = format!("linkyard_test_{:016x}_", rand::random::<u64>());
+    let _cleanup = MeiliIndexCleanup(linkyard::backends::search::meili::MeiliOptions {
+        url: meili_url.clone(),
+        key: Some(meili_key.clone()).filter(|key| !key.is_empty()),
+        index_prefix: prefix.clone(),
+        timeout: Duration::from_secs(30),
+    });
+    let proxied = format!("http://{}", proxy.address);
+    let Some(app) = spawn_app_with(Db::Sqlite, move |settings| {
+        fast(settings);
+        settings.search.backend = linkyard::settings::SearchBackend::Meilisearch;
+        settings.search.meili_url = proxied;
+        settings.search.meili_key = meili_key;
+        settings.search.index_prefix = prefix;
+        settings.search.meili_timeout_ms = 1000;
+        settings.queue.retry_delays_ms = vec![200];
+        settings.queue.max_attempts = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let key = app.create_user("outage@example.com").await;
+    let before = id_of(
+        &create(
+            &app,
+            &key,
+            json!({ "url": "http://127.0.0.1/before", "title": "Walrus before" }),
+        )
+        .await,
+    );
+    wait_for_search(&app, &key, "walrus", &[before]).await;
+
+    proxy.cut();
+    let mut during = Vec::new();
+    for n in 0..10 {
+        let body = json!({ "url": format!("http://127.0.0.1/during/{n}"), "title": format!("Walrus during {n}") });
+        during.push(id_of(&create(&app, &key, body).await));
+    }
+    let search = app.get("/api/bookmarks/search?q=walrus", Some(&key)).await;
+    assert_eq!(search.status(), 503, "search without Meilisearch");
+    let body: Value = search.json().await.expect("json");
+    assert_eq!(body["error"]["backend"], "meilisearch", "{body}");
+    let ready: Value = app.get("/readyz", None).await.json().await.expect("json");
+    let failing = ready["error"]["backend"].as_str().unwrap_or_default();
+    assert!(failing.contains("meilisearch"), "{ready}");
+
+    proxy.restore();
+    let mut expected = vec![before];
+    expected.extend(&during);
+    wait_for_search(&app, &key, "walrus", &expected).await;
+    app.shutdown().await;
+}
