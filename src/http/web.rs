@@ -34,6 +34,7 @@ const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 pub async fn home(ctx: Ctx) -> Result<Response, ApiError> {
     let view = HomeView {
         max_paste_bytes: ctx.state.pastes.rules().max_bytes,
+        signed_in: super::session::session_of(&ctx).is_some(),
         ..HomeView::default()
     };
     Ok(html_response(StatusCode::OK, home_page(&view)))

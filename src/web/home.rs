@@ -51,6 +51,8 @@ pub struct HomeView {
     /// The values of a rejected shorten form, to fill it again.
     pub shorten: ShortenFormValues,
     pub error: Option<FormError>,
+    /// Whether the visitor is signed in, which turns the bookmarks section into a search form.
+    pub signed_in: bool,
 }
 
 /// The fields of the paste form, except the password, which is never sent back.
@@ -92,7 +94,7 @@ pub fn home_page(view: &HomeView) -> Markup {
         div.home-sections {
             (paste_form(view))
             (shorten_form(view))
-            (bookmarks_section())
+            (bookmarks_section(view.signed_in))
         }
     };
     Page::new("Home")
@@ -240,14 +242,25 @@ fn shorten_form(view: &HomeView) -> Markup {
     }
 }
 
-fn bookmarks_section() -> Markup {
+fn bookmarks_section(signed_in: bool) -> Markup {
     html! {
         section #bookmarks aria-labelledby="bookmarks-heading" {
             h2 #bookmarks-heading { "Bookmarks" }
-            p {
-                "Bookmarks belong to an account and need an API key: save them with "
-                code { "POST /api/bookmarks" } " and search them with "
-                code { "GET /api/bookmarks/search?q=" } "."
+            @if signed_in {
+                form.stacked method="get" action="/bookmarks" role="search" {
+                    label for="bookmark-search" { "Search your bookmarks" }
+                    input #bookmark-search type="search" name="q"
+                        placeholder="words, \"a phrase\", #tag, site:example.com, is:unread";
+                    button.primary type="submit" { "Search" }
+                }
+                p { a href="/bookmarks" { "All your bookmarks" } }
+            } @else {
+                p {
+                    "Bookmarks belong to an account. " a href="/signin" { "Sign in" }
+                    " with an API key to save and search them here, or use "
+                    code { "POST /api/bookmarks" } " and "
+                    code { "GET /api/bookmarks/search?q=" } "."
+                }
             }
         }
     }
@@ -396,6 +409,28 @@ mod tests {
         assert!(attribute(url, "required").is_some());
         assert_eq!(select(&document, "#shorten input[name=alias]").len(), 1);
         assert_eq!(select(&document, "#bookmarks").len(), 1);
+    }
+
+    #[test]
+    fn bookmark_search_needs_sign_in() {
+        let html = home_page(&home()).into_string();
+        let document = parse(&html);
+        assert!(select(&document, "#bookmarks form").is_empty());
+        let sign_in = select_one(&document, "#bookmarks a[href='/signin']");
+        assert_eq!(sign_in.text().collect::<String>(), "Sign in");
+
+        let view = HomeView {
+            signed_in: true,
+            ..home()
+        };
+        let html = home_page(&view).into_string();
+        let document = parse(&html);
+        let form = select_one(&document, "#bookmarks form");
+        assert_eq!(attribute(form, "method"), Some("get"));
+        assert_eq!(attribute(form, "action"), Some("/bookmarks"));
+        let query = select_one(&document, "#bookmarks input[name=q]");
+        assert_eq!(attribute(query, "type"), Some("search"));
+        assert_csp_compatible(&html);
     }
 
     #[test]

@@ -34,7 +34,7 @@ const NAVIGATION: [(Section, &str, &str); 4] = [
     (Section::Home, "Home", "/"),
     (Section::Links, "Links", "/#shorten"),
     (Section::Pastes, "Pastes", "/#paste"),
-    (Section::Bookmarks, "Bookmarks", "/#bookmarks"),
+    (Section::Bookmarks, "Bookmarks", "/bookmarks"),
 ];
 
 /// The frame of one page: its title, its section and whether search engines may index it.
