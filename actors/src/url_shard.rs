@@ -63,7 +63,7 @@ impl CachedLink {
 }
 
 impl CachedLink {
-    /// The target as text. `location` was serialized from a parsed URL, so it is UTF-8.
+    /// Returns the target as text. `location` was serialized from a parsed URL, so it is UTF-8.
     pub fn location_str(&self) -> &str {
         std::str::from_utf8(&self.location).unwrap_or_default()
     }

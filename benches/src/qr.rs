@@ -97,7 +97,7 @@ fn qr_request(code: &str) -> Request<Full<Bytes>> {
         .unwrap_or_default()
 }
 
-/// The median time the QR crates take to render and encode one default code, in this process.
+/// Measures the median time the QR crates take to render and encode one default code.
 fn library_p50() -> Duration {
     let options = QrOptions::default();
     let mut samples = Vec::with_capacity(2_000);

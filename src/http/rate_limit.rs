@@ -38,7 +38,7 @@ impl RouteClass {
     }
 
     /// The class of a matched route, if it is limited.
-    /// The class of a request. Any request that sends a paste password is charged as a create,
+    /// Returns the class of a request. Any request that sends a paste password is charged as a create,
     /// so password guessing through the API is bounded like guessing through the unlock form.
     pub fn of_request(
         method: &http::Method,

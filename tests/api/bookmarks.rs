@@ -1058,8 +1058,8 @@ async fn search_through_meilisearch() {
     app.shutdown().await;
 }
 
-/// Meilisearch goes away and comes back while bookmarks are saved and searched. Saves keep
-/// answering 202 (their index jobs wait in the outbox), searches answer 503 naming
+/// Meilisearch goes away and comes back while bookmarks are saved and searched. Saves still
+/// return 202, because their index jobs wait in the outbox. Searches return 503 naming
 /// Meilisearch, /readyz names it, and every bookmark of the outage is searchable afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meilisearch_outage_under_load_loses_nothing() {
