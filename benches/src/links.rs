@@ -141,15 +141,8 @@ async fn redirects(
             .body(Full::new(Bytes::new()))
             .unwrap_or_default()
     });
-    load::run(
-        address,
-        options.connections,
-        options.warmup,
-        302,
-        Arc::clone(&build),
-    )
-    .await?;
-    load::run(address, options.connections, options.duration, 302, build).await
+    let period = (options.warmup, options.duration);
+    load::warm_and_run(address, options.connections, period, 302, build).await
 }
 
 /// Creates `count` links over `connections` keep-alive connections and returns their codes.

@@ -32,6 +32,25 @@ impl LoadResult {
 
 /// Runs `connections` closed loops against `address` for `duration` and collects every latency.
 /// A response with a status other than `expected_status` counts as an error.
+/// Runs `build` for `warmup` (results discarded), then measures it for `duration`.
+pub async fn warm_and_run(
+    address: SocketAddr,
+    connections: usize,
+    (warmup, duration): (Duration, Duration),
+    expected_status: u16,
+    build: RequestFn,
+) -> anyhow::Result<LoadResult> {
+    run(
+        address,
+        connections,
+        warmup,
+        expected_status,
+        Arc::clone(&build),
+    )
+    .await?;
+    run(address, connections, duration, expected_status, build).await
+}
+
 pub async fn run(
     address: SocketAddr,
     connections: usize,

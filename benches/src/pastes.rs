@@ -129,15 +129,8 @@ async fn hot_raw_reads(
             .body(Full::new(Bytes::new()))
             .unwrap_or_default()
     });
-    load::run(
-        address,
-        options.connections,
-        options.warmup,
-        200,
-        Arc::clone(&build),
-    )
-    .await?;
-    load::run(address, options.connections, options.duration, 200, build).await
+    let period = (options.warmup, options.duration);
+    load::warm_and_run(address, options.connections, period, 200, build).await
 }
 
 /// Uploads one 10 MiB paste and reports how much the server's peak RSS grew.

@@ -70,22 +70,9 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
 
     let hot = codes[0].clone();
     let cached: RequestFn = Arc::new(move |_, _| qr_request(&hot));
-    load::run(
-        linkyard.address,
-        options.connections,
-        options.warmup,
-        200,
-        Arc::clone(&cached),
-    )
-    .await?;
-    let result = load::run(
-        linkyard.address,
-        options.connections,
-        options.duration,
-        200,
-        cached,
-    )
-    .await?;
+    let period = (options.warmup, options.duration);
+    let result =
+        load::warm_and_run(linkyard.address, options.connections, period, 200, cached).await?;
     report.push(Row::load("linkyard: cached QR PNG", &result, true));
     Ok(())
 }

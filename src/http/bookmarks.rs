@@ -14,7 +14,7 @@ use linkyard_actors::bookmarks::{
 use linkyard_actors::db::entities::bookmarks::Model;
 use linkyard_actors::domain::SearchQuery;
 use linkyard_actors::domain::search_query::{BookmarkStatus, tag_key};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The policy of every favicon response. SVG favicons may carry scripts, so nothing may run
@@ -40,23 +40,14 @@ struct CreateBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::request::present")]
     title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::request::present")]
     description: Option<Option<String>>,
     tags: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::request::present")]
     note: Option<Option<String>>,
     unread: Option<bool>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A bookmark as the API returns it. `title` and `description` are the user's when given,

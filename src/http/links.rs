@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::StatusCode;
 use linkyard_actors::db::entities::links::Model as LinkModel;
 use linkyard_actors::links::{LinkPatch, NewLink, tags_of};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ErrorBody;
@@ -35,23 +35,14 @@ struct CreateBody {
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     url: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::request::present")]
     expires_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::request::present")]
     max_visits: Option<Option<i64>>,
     redirect: Option<i64>,
     forward_query: Option<bool>,
     tags: Option<Vec<String>>,
     disabled: Option<bool>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A link as the API returns it.

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use linkyard_actors::accounts::Principal;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -195,4 +196,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             )
         }
     })
+}
+
+/// Deserializes a nullable PATCH field so that `null` (`Some(None)`) differs from a missing
+/// field (`None`), for `#[serde(default, deserialize_with = "super::request::present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
