@@ -121,7 +121,7 @@ pub fn encode_segment(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// What a process runs: the HTTP server with everything behind it, or only the queue consumers.
+/// Role of a process: the HTTP server with everything behind it, or only the queue consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// `linkyard serve`: HTTP, actors, the outbox relay and (unless `queue.consume_in_serve` is

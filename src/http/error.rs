@@ -39,7 +39,7 @@ pub struct ErrorBody<'a> {
 pub struct ErrorDetail<'a> {
     /// Stable snake_case code, such as `invalid_url` or `rate_limited`.
     code: &'a str,
-    /// What went wrong, for people, with the offending value.
+    /// Explanation for people, with the offending value.
     message: &'a str,
     /// The request field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -19,9 +19,9 @@ struct CreateBody {
     url: String,
     /// A custom code instead of a generated one.
     alias: Option<String>,
-    /// RFC 3339 time after which the link answers 404.
+    /// RFC 3339 time after which the link returns 404.
     expires_at: Option<String>,
-    /// Visits after which the link answers 404.
+    /// Visits after which the link returns 404.
     max_visits: Option<i64>,
     /// 301, 302 (default), 307 or 308.
     redirect: Option<i64>,

@@ -96,7 +96,7 @@ pub fn document() -> &'static Bytes {
         let mut openapi = ApiDoc::openapi();
         openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
         Bytes::from(openapi.to_json().unwrap_or_else(|error| {
-            // Serializing fails only when a schema is broken, and then the body reports it.
+            // Serializing fails only when a schema is broken. The body then carries the error.
             format!(r#"{{"error":{{"code":"openapi_broken","message":"{error}"}}}}"#)
         }))
     });

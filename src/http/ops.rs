@@ -23,7 +23,7 @@ pub async fn metrics(ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
-/// The OpenAPI 3.1 document of this API.
+/// Serves the OpenAPI 3.1 document of this API.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, description = "The document")))]
 pub async fn openapi(_ctx: Ctx) -> Result<Response, ApiError> {
     Ok(super::response::with_body(
@@ -35,7 +35,7 @@ pub async fn openapi(_ctx: Ctx) -> Result<Response, ApiError> {
 
 /// Every configured backend answers. A failing backend is named, with a 503.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "Every backend answers"),
+    (status = 200, description = "Every backend is reachable"),
     (status = 503, description = "The failing backends are named", body = super::error::ErrorBody),
 ))]
 pub async fn readyz(ctx: Ctx) -> Result<Response, ApiError> {

@@ -15,11 +15,11 @@ use linkyard_actors::url_shard::CachedLink;
 /// not hidden for long.
 const PERMANENT_MAX_AGE_SECS: i64 = 300;
 
-/// Redirects to the link's target and counts the visit; HEAD answers the same without counting.
+/// Redirects to the link's target and counts the visit. HEAD returns the same without counting.
 #[utoipa::path(method(get, head), path = "/{code}", tag = "links",
     params(("code" = String, Path, description = "Generated code or alias")),
     responses(
-        (status = 302, description = "Redirect (301, 302, 307 or 308 as the link says); Location holds the target"),
+        (status = 302, description = "Redirect (301, 302, 307 or 308 as the link says); Location contains the target"),
         (status = 404, description = "Unknown, expired, used up or disabled", body = super::error::ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = super::error::ErrorBody),
     ))]

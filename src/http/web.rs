@@ -29,7 +29,7 @@ const TOKEN_COOKIE_SECS: u32 = 600;
 /// the size of the content.
 const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-/// The home page with the paste and shorten forms.
+/// Serves the home page with the paste and shorten forms.
 #[utoipa::path(get, path = "/", tag = "web", responses((status = 200, description = "HTML page", content_type = "text/html")))]
 pub async fn home(ctx: Ctx) -> Result<Response, ApiError> {
     let view = HomeView {

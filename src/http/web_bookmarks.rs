@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 const PAGE_SIZE: i64 = 50;
 
-/// The sign-in page of the web UI.
+/// Serves the sign-in page of the web UI.
 #[utoipa::path(get, path = "/signin", tag = "web", responses((status = 200, description = "HTML form", content_type = "text/html")))]
 pub async fn signin_form(ctx: Ctx) -> Result<Response, ApiError> {
     if session::session_of(&ctx).is_some() {

@@ -133,7 +133,7 @@ async fn openapi_document_covers_every_route() {
 async fn jobs_carry_the_request_id() {
     use sea_orm::{ConnectionTrait, Statement};
     let Some(app) = crate::helpers::spawn_app_with(Db::Sqlite, |settings| {
-        // Nobody runs the jobs, so the outbox row stays for inspection.
+        // No consumer runs in this process, so the outbox row stays for inspection.
         settings.queue.consume_in_serve = false;
     })
     .await

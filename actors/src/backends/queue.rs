@@ -22,7 +22,7 @@ tokio::task_local! {
     pub static REQUEST_ID: String;
 }
 
-/// The id of the request the current task is handling, if any.
+/// Returns the id of the request the current task is handling, if any.
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }

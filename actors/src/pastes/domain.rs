@@ -57,8 +57,8 @@ impl PasteId {
         &self.0
     }
 
-    /// The body's key in the blob store: `pastes/{first two characters}/{id}`, so no
-    /// directory of the filesystem store holds more than 1/1296 of all pastes.
+    /// Returns the body's key in the blob store, `pastes/{first two characters}/{id}`. Ids are
+    /// random, so each of the 1,296 directories of the filesystem store gets about as many.
     pub fn blob_key(&self) -> String {
         format!("{BLOB_PREFIX}{}/{}", &self.0[..2], self.0)
     }
@@ -117,7 +117,7 @@ impl ExpiresIn {
         }
     }
 
-    /// The expiry time of a paste created at `now`, capped by the operator maximum `max`
+    /// Returns the expiry time of a paste created at `now`, capped by the operator maximum `max`
     /// (`None`: no maximum). A burn-after-reading paste expires at the maximum if it is never
     /// read.
     pub fn expires_at(self, now: DateTime<Utc>, max: Option<Duration>) -> Option<DateTime<Utc>> {
@@ -134,10 +134,10 @@ impl ExpiresIn {
     }
 }
 
-/// The longest expiry in seconds accepted as a number: 100 years.
+/// Maximum expiry accepted as a number of seconds: 100 years.
 pub const MAX_EXPIRY_SECS: u64 = 100 * 365 * 24 * 3600;
 
-/// Who can read a paste.
+/// Visibility of a paste: the readers it allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Visibility {
     /// Anyone with the link.
@@ -181,7 +181,7 @@ pub fn parse_title(title: Option<String>) -> Result<Option<String>, PasteError> 
     Ok(Some(title))
 }
 
-/// Checks the shape of a syntax name; the HTTP layer checks that the highlighter knows it.
+/// Checks the shape of a syntax name. The HTTP layer checks that the highlighter supports it.
 pub fn parse_syntax(syntax: Option<String>) -> Result<Option<String>, PasteError> {
     let Some(syntax) = syntax.map(|syntax| syntax.trim().to_owned()) else {
         return Ok(None);
@@ -195,7 +195,7 @@ pub fn parse_syntax(syntax: Option<String>) -> Result<Option<String>, PasteError
     Ok(Some(syntax))
 }
 
-/// A fresh delete token and its hex SHA-256, which is what the database stores.
+/// Generates a delete token and its hex SHA-256, which is what the database stores.
 pub fn new_delete_token() -> (String, String) {
     let token = random_string(TOKEN_ALPHABET, TOKEN_CHARS);
     let hash = hash_token(&token);
@@ -207,7 +207,7 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Whether `token` hashes to `stored_hash`. The comparison takes the same time wherever the
+/// Checks whether `token` hashes to `stored_hash`. The comparison takes the same time wherever the
 /// hashes differ.
 pub fn token_matches(token: &str, stored_hash: &str) -> bool {
     let candidate = hash_token(token);

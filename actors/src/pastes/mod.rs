@@ -107,7 +107,7 @@ impl PasteError {
         }
     }
 
-    /// The request field at fault, for input errors.
+    /// Returns the request field at fault, for input errors.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::Empty | Self::TooLarge { .. } => Some("content"),
@@ -157,7 +157,7 @@ pub struct CreatedPaste {
     pub delete_token: String,
 }
 
-/// What a delete request proves: the caller's user id, the delete token, or both.
+/// Proof of a delete request: the caller's user id, the delete token, or both.
 #[derive(Debug, Clone, Default)]
 pub struct DeleteAuth {
     pub caller: Option<i64>,

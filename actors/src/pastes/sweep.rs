@@ -21,7 +21,7 @@ const DELETE_CONCURRENCY: usize = 8;
 /// The next run continues.
 const MAX_BATCHES: usize = 100;
 
-/// What one sweep deleted.
+/// Counts of what one sweep deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     /// Expired pastes whose row and object were deleted.
@@ -80,8 +80,8 @@ impl PasteCore {
             .await
     }
 
-    // NOTE: every sweep lists all paste objects, one page of `sweep_batch` keys at a time, so
-    // its cost grows with the number of pastes; a large deployment should sweep less often.
+    // NOTE: every sweep lists all paste objects, one page of `sweep_batch` keys at a time. Its
+    // cost grows with the number of pastes, so a large deployment should sweep less often.
     async fn sweep_orphans(&self) -> Result<u64, PasteError> {
         let grace = chrono::Duration::from_std(self.rules.orphan_grace).unwrap_or_default();
         let cutoff = Utc::now() - grace;

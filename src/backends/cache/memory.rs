@@ -37,7 +37,7 @@ pub struct MemoryCache {
     unique: moka::sync::Cache<(String, NaiveDate), Arc<UniqueEntry>>,
     unique_retention_days: u32,
     buckets: TokenBuckets,
-    /// Where unique-visitor sketches are saved, so that a restart keeps them.
+    /// File where unique-visitor sketches are saved, so that a restart keeps them.
     snapshot: Option<PathBuf>,
 }
 

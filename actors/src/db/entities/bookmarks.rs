@@ -36,7 +36,7 @@ pub struct Model {
     pub image_url: Option<String>,
     /// Hex SHA-256 of the stored favicon; a row of `favicons`.
     pub favicon_hash: Option<String>,
-    /// Where the favicon was fetched from.
+    /// URL the favicon was fetched from.
     #[sea_orm(column_type = "Text", nullable)]
     pub favicon_source_url: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
