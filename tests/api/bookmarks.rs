@@ -1067,13 +1067,7 @@ async fn meilisearch_outage_under_load_loses_nothing() {
         eprintln!("skipped: Meilisearch outage (set LINKYARD_TEST_MEILI_URL to run it)");
         return;
     };
-    let Some(upstream) = url::Url::parse(&meili_url)
-        .ok()
-        .and_then(|url| url.socket_addrs(|| None).ok())
-        .and_then(|addresses| addresses.into_iter().next())
-    else {
-        panic!("LINKYARD_TEST_MEILI_URL {meili_url} is not an address");
-    };
+    let upstream = crate::helpers::upstream_of(&meili_url);
     let proxy = crate::support::proxy::CuttableProxy::start(upstream).await;
     let meili_key = std::env::var("LINKYARD_TEST_MEILI_KEY").unwrap_or_default();
     let prefix = format!("linkyard_test_{:016x}_", rand::random::<u64>());

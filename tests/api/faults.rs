@@ -1,10 +1,12 @@
 //! Backend faults: the service answers what it can and names what it cannot.
 
-use crate::helpers::{Db, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Db, TestApp, error_code, s3_settings, spawn_app, spawn_app_with, upstream_of, use_s3,
+};
 use crate::support::eventually;
 use crate::support::proxy::CuttableProxy;
 use crate::support::redis::OwnRedis;
-use linkyard::settings::{BlobBackend, CacheBackend, QueueBackend, SecretString};
+use linkyard::settings::{CacheBackend, QueueBackend};
 use linkyard_actors::qr::{QrFormat, QrOptions, blob_key, cache_key};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -283,55 +285,18 @@ async fn rabbitmq_outage_under_load_loses_no_job() {
     app.shutdown().await;
 }
 
-/// Reads the S3 test server's settings, or prints why the test is skipped.
-fn s3_test_settings() -> Option<[String; 5]> {
-    let names = [
-        "LINKYARD_TEST_S3_ENDPOINT",
-        "LINKYARD_TEST_S3_ACCESS_KEY",
-        "LINKYARD_TEST_S3_SECRET_KEY",
-        "LINKYARD_TEST_S3_REGION",
-        "LINKYARD_TEST_S3_BUCKET",
-    ];
-    let values: Option<Vec<String>> = names
-        .iter()
-        .map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-        .collect();
-    match values {
-        Some(values) => <[String; 5]>::try_from(values).ok(),
-        None => {
-            eprintln!(
-                "skipped: LINKYARD_TEST_S3_* is not set; run eval \"$(scripts/s3-test-server.sh start)\""
-            );
-            None
-        }
-    }
-}
-
 /// The S3 server goes away and comes back under load. Redirects and link creations never fail,
 /// and QR images are still served, because the blob store only caches them. /readyz names the
 /// blob store, and the pre-render jobs that failed during the outage succeed on retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_outage_under_load_catches_up() {
-    let Some([endpoint, access_key, secret_key, region, bucket]) = s3_test_settings() else {
+    let Some(values) = s3_settings() else {
         return;
     };
-    let Some(upstream) = url::Url::parse(&endpoint)
-        .ok()
-        .and_then(|url| url.socket_addrs(|| None).ok())
-        .and_then(|addresses| addresses.into_iter().next())
-    else {
-        panic!("LINKYARD_TEST_S3_ENDPOINT {endpoint} is not a reachable address");
-    };
-    let proxy = CuttableProxy::start(upstream).await;
-    let prefix = format!("linkyard-fault-{:012x}/", rand::random::<u64>() >> 16);
+    let proxy = CuttableProxy::start(upstream_of(&values[0])).await;
+    let endpoint = format!("http://{}", proxy.address);
     let Some(app) = spawn_app_with(Db::Sqlite, |settings| {
-        settings.blob.backend = BlobBackend::S3;
-        settings.blob.s3_endpoint = format!("http://{}", proxy.address);
-        settings.blob.s3_access_key = access_key;
-        settings.blob.s3_secret_key = SecretString::new(secret_key);
-        settings.blob.s3_region = region;
-        settings.blob.s3_bucket = bucket;
-        settings.blob.s3_prefix = prefix.clone();
+        use_s3(settings, &endpoint, &values);
         settings.blob.s3_operation_timeout_ms = 2000;
         settings.blob.s3_connect_timeout_ms = 500;
         settings.blob.s3_max_attempts = 1;

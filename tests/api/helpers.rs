@@ -1,6 +1,7 @@
 //! Spawning a real application on port 0 against SQLite or a fresh PostgreSQL database.
 
 use super::support::PostgresDatabase;
+use linkyard::settings::{BlobBackend, SecretString};
 use linkyard::{Application, Settings};
 use reqwest::{Client, Response, redirect};
 use serde_json::Value;
@@ -219,3 +220,49 @@ macro_rules! on_both_databases {
     };
 }
 pub(crate) use on_both_databases;
+
+/// Reads the S3 settings from the environment, or prints one line and returns `None`.
+pub fn s3_settings() -> Option<[String; 5]> {
+    let names = [
+        "LINKYARD_TEST_S3_ENDPOINT",
+        "LINKYARD_TEST_S3_ACCESS_KEY",
+        "LINKYARD_TEST_S3_SECRET_KEY",
+        "LINKYARD_TEST_S3_REGION",
+        "LINKYARD_TEST_S3_BUCKET",
+    ];
+    let mut values = Vec::new();
+    for name in names {
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => values.push(value),
+            _ => {
+                eprintln!(
+                    "skipped: S3 test, {name} is not set; run eval \"$(scripts/s3-test-server.sh start)\""
+                );
+                return None;
+            }
+        }
+    }
+    <[String; 5]>::try_from(values).ok()
+}
+
+/// Points `settings` at the S3 server of `values`, reached through `endpoint`, under a key
+/// prefix of its own.
+pub fn use_s3(settings: &mut Settings, endpoint: &str, values: &[String; 5]) {
+    let blob = &mut settings.blob;
+    blob.backend = BlobBackend::S3;
+    blob.s3_endpoint = endpoint.to_owned();
+    blob.s3_access_key = values[1].clone();
+    blob.s3_secret_key = SecretString::new(values[2].clone());
+    blob.s3_region = values[3].clone();
+    blob.s3_bucket = values[4].clone();
+    blob.s3_prefix = format!("linkyard-test-{:016x}/", rand::random::<u64>());
+}
+
+/// Returns the socket address of a backend's URL, for a proxy in front of it.
+pub fn upstream_of(endpoint: &str) -> std::net::SocketAddr {
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.socket_addrs(|| None).ok())
+        .and_then(|addresses| addresses.into_iter().next())
+        .unwrap_or_else(|| panic!("{endpoint} is not a reachable address"))
+}

@@ -3,10 +3,13 @@
 //! prints the variables), against S3 under a key prefix of its own.
 
 use crate::browser::decode_base64;
-use crate::helpers::{BROWSER, Db, TestApp, error_code, on_both_databases, spawn_app_with};
+use crate::helpers::{
+    BROWSER, Db, TestApp, error_code, on_both_databases, s3_settings, spawn_app_with, upstream_of,
+    use_s3,
+};
 use crate::support::eventually;
+use crate::support::proxy::CuttableProxy;
 use linkyard::Settings;
-use linkyard::settings::{BlobBackend, SecretString};
 use linkyard_actors::db::entities::pastes;
 use linkyard_actors::pastes::PasteId;
 use reqwest::Response;
@@ -14,7 +17,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -58,39 +61,6 @@ on_both_stores!(
 );
 
 on_both_databases!(concurrent_reveals_let_one_through);
-
-/// Reads the S3 settings from the environment, or prints one line and returns `None`.
-fn s3_settings() -> Option<[String; 5]> {
-    let names = [
-        "LINKYARD_TEST_S3_ENDPOINT",
-        "LINKYARD_TEST_S3_ACCESS_KEY",
-        "LINKYARD_TEST_S3_SECRET_KEY",
-        "LINKYARD_TEST_S3_REGION",
-        "LINKYARD_TEST_S3_BUCKET",
-    ];
-    let mut values = Vec::new();
-    for name in names {
-        match std::env::var(name) {
-            Ok(value) if !value.is_empty() => values.push(value),
-            _ => {
-                eprintln!("skipped: S3 paste test, {name} is not set");
-                return None;
-            }
-        }
-    }
-    <[String; 5]>::try_from(values).ok()
-}
-
-fn use_s3(settings: &mut Settings, endpoint: &str, values: &[String; 5]) {
-    let blob = &mut settings.blob;
-    blob.backend = BlobBackend::S3;
-    blob.s3_endpoint = endpoint.to_owned();
-    blob.s3_access_key = values[1].clone();
-    blob.s3_secret_key = SecretString::new(values[2].clone());
-    blob.s3_region = values[3].clone();
-    blob.s3_bucket = values[4].clone();
-    blob.s3_prefix = format!("linkyard-test-pastes-{:016x}", rand::random::<u64>());
-}
 
 /// Starts an application on SQLite with the given blob store. Sweeps run only when a test
 /// calls one, so tests observe every state in between.
@@ -1033,48 +1003,13 @@ async fn paste_qr_encodes_page_url(store: Store) {
     finish(app).await;
 }
 
-/// A TCP proxy in front of the S3 server that the test can cut, so the application loses its
-/// blob store without disturbing the shared test server.
-struct CuttableProxy {
-    address: std::net::SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CuttableProxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let address = listener.local_addr().expect("proxy address");
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        Self { address, task }
-    }
-
-    /// Closes the listener and every proxied connection.
-    async fn cut(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_outage_during_create_is_503() {
     let Some(values) = s3_settings() else {
         return;
     };
-    let target = values[0]
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = CuttableProxy::start(target).await;
+    let upstream = upstream_of(&values[0]);
+    let proxy = CuttableProxy::start(upstream).await;
     let endpoint = format!("http://{}", proxy.address);
     let app = spawn_app_with(Db::Sqlite, |settings| {
         settings.pastes.sweep_interval_secs = 0;
@@ -1095,7 +1030,7 @@ async fn s3_outage_during_create_is_503() {
         .send()
         .await;
     assert_eq!(deleted.expect("delete").status(), 204);
-    proxy.cut().await;
+    proxy.cut();
 
     let response = app
         .post_json("/api/pastes", None, &json!({ "content": "during" }))
