@@ -679,7 +679,7 @@ async fn enrichment_runs_through_rabbitmq() {
         return;
     };
     let queue_settings = app.application().state().settings.queue.clone();
-    let _cleanup = TopologyCleanup {
+    let _cleanup = crate::helpers::TopologyCleanup {
         settings: queue_settings,
     };
     let site = site().await;
@@ -691,51 +691,6 @@ async fn enrichment_runs_through_rabbitmq() {
     assert_eq!(active["title"], "Rust ownership");
     wait_for_search(&app, &key, "ownership", &[id_of(&created)]).await;
     app.shutdown().await;
-}
-
-/// Deletes a test's RabbitMQ exchanges and queues when dropped, also after a failed assert.
-struct TopologyCleanup {
-    settings: linkyard::settings::QueueSettings,
-}
-
-impl Drop for TopologyCleanup {
-    fn drop(&mut self) {
-        use linkyard_actors::backends::queue::{
-            DELETE_BOOKMARK_DOCUMENT, ENRICH_BOOKMARK, INDEX_BOOKMARK, RENDER_QR,
-        };
-        let Ok(config) = linkyard::backends::queue::QueueConfig::from_settings(&self.settings)
-        else {
-            return;
-        };
-        let kinds: Vec<String> = [
-            ENRICH_BOOKMARK,
-            INDEX_BOOKMARK,
-            DELETE_BOOKMARK_DOCUMENT,
-            RENDER_QR,
-        ]
-        .iter()
-        .map(|kind| (*kind).to_owned())
-        .collect();
-        // Drop runs inside the test's runtime, so the cleanup gets a thread and a runtime.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let deleted = runtime.block_on(linkyard::backends::queue::rabbitmq::delete_topology(
-                &config, &kinds,
-            ));
-            if let Err(error) = deleted {
-                eprintln!(
-                    "deleting the test topology {} failed: {error}",
-                    config.prefix
-                );
-            }
-        });
-        let _ = cleanup.join();
-    }
 }
 
 /// Returns the value of the first `csrf` field of a page.

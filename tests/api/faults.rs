@@ -225,9 +225,6 @@ async fn rabbitmq_outage_under_load_loses_no_job() {
     }
     let proxy = CuttableProxy::start(broker).await;
     let prefix = format!("linkyard-fault-{:012x}", rand::random::<u64>() >> 16);
-    let _topology = crate::scale_out::TopologyCleanup {
-        prefix: prefix.clone(),
-    };
     let amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.address);
     let Some(app) = spawn_app_with(Db::Sqlite, |settings| {
         settings.queue.backend = QueueBackend::Rabbitmq;
@@ -240,6 +237,12 @@ async fn rabbitmq_outage_under_load_loses_no_job() {
     .await
     else {
         return;
+    };
+    // The cleanup goes to the broker directly, so a cut proxy cannot stall it.
+    let mut queue_settings = app.application().state().settings.queue.clone();
+    queue_settings.amqp_url = format!("amqp://guest:guest@{broker}/%2f");
+    let _topology = crate::helpers::TopologyCleanup {
+        settings: queue_settings,
     };
     let qr_dir = app
         .application()

@@ -266,3 +266,48 @@ pub fn upstream_of(endpoint: &str) -> std::net::SocketAddr {
         .and_then(|addresses| addresses.into_iter().next())
         .unwrap_or_else(|| panic!("{endpoint} is not a reachable address"))
 }
+
+/// Deletes a test's RabbitMQ exchanges and queues when dropped, also after a failed assert.
+pub struct TopologyCleanup {
+    pub settings: linkyard::settings::QueueSettings,
+}
+
+impl Drop for TopologyCleanup {
+    fn drop(&mut self) {
+        use linkyard_actors::backends::queue::{
+            DELETE_BOOKMARK_DOCUMENT, ENRICH_BOOKMARK, INDEX_BOOKMARK, RENDER_QR,
+        };
+        let Ok(config) = linkyard::backends::queue::QueueConfig::from_settings(&self.settings)
+        else {
+            return;
+        };
+        let kinds: Vec<String> = [
+            ENRICH_BOOKMARK,
+            INDEX_BOOKMARK,
+            DELETE_BOOKMARK_DOCUMENT,
+            RENDER_QR,
+        ]
+        .iter()
+        .map(|kind| (*kind).to_owned())
+        .collect();
+        // Drop runs inside the test's runtime, so the cleanup gets a thread and a runtime.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let deleted = runtime.block_on(linkyard::backends::queue::rabbitmq::delete_topology(
+                &config, &kinds,
+            ));
+            if let Err(error) = deleted {
+                eprintln!(
+                    "deleting the test topology {} failed: {error}",
+                    config.prefix
+                );
+            }
+        });
+        let _ = cleanup.join();
+    }
+}

@@ -4,8 +4,6 @@
 use crate::helpers::BROWSER;
 use crate::support::PostgresDatabase;
 use crate::support::redis::OwnRedis;
-use linkyard::backends::queue::rabbitmq;
-use linkyard_actors::backends::queue::RENDER_QR;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -100,40 +98,6 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-/// Deletes the test's RabbitMQ exchanges and queues on drop, from a thread with a runtime of its
-/// own, since drop cannot await.
-pub struct TopologyCleanup {
-    pub prefix: String,
-}
-
-impl Drop for TopologyCleanup {
-    fn drop(&mut self) {
-        let mut settings = linkyard::Settings::embedded_defaults()
-            .expect("defaults")
-            .queue;
-        settings.prefix = self.prefix.clone();
-        let Ok(config) = linkyard::backends::queue::QueueConfig::from_settings(&settings) else {
-            return;
-        };
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let kinds = [RENDER_QR.to_owned()];
-            if let Err(error) = runtime.block_on(rabbitmq::delete_topology(&config, &kinds)) {
-                eprintln!(
-                    "deleting the test topology {} failed: {error}",
-                    config.prefix
-                );
-            }
-        });
-        let _ = cleanup.join();
-    }
-}
-
 async fn rabbitmq_reachable() -> bool {
     tokio::net::TcpStream::connect("127.0.0.1:5672")
         .await
@@ -154,8 +118,13 @@ async fn three_instances_share_one_stack() {
         return;
     }
     let prefix = format!("linkyard-scale-{:012x}", rand::random::<u64>() >> 16);
-    let _topology = TopologyCleanup {
-        prefix: prefix.clone(),
+    // The processes run with the default queue settings under this prefix.
+    let mut queue_settings = linkyard::Settings::embedded_defaults()
+        .expect("defaults")
+        .queue;
+    queue_settings.prefix = prefix.clone();
+    let _topology = crate::helpers::TopologyCleanup {
+        settings: queue_settings,
     };
     let shared = tempfile::tempdir().expect("shared blob directory");
     let blob_dir = shared.path().join("blobs");
