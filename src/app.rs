@@ -470,6 +470,7 @@ fn links_and_actors(
             writer_slot,
             caches.clone(),
             shared.clone(),
+            config.read_concurrency,
         ),
     ];
 

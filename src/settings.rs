@@ -141,6 +141,7 @@ pub struct LinkSettings {
     pub cache_ttl_secs: u64,
     pub negative_cache_ttl_secs: u64,
     pub write_batch_max: usize,
+    pub read_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod enrich;
 pub mod id_allocator;
+pub mod link_reader;
 pub mod link_writer;
 pub mod links;
 pub mod pastes;

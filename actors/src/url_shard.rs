@@ -11,6 +11,7 @@ use crate::backends::cache::{Cache, CacheValue};
 use crate::backends::queue::NewJob;
 use crate::db::entities::links;
 use crate::db::{self, DbError};
+use crate::link_reader::{LinkReader, MAX_CODES_PER_READ};
 use crate::link_writer::LinkWriterMessage;
 use crate::supervisor::ActorSlot;
 use bytes::Bytes;
@@ -162,7 +163,7 @@ impl SharedCache {
     }
 
     /// Looks a code up in the shared cache. `None` means the shared cache could not answer.
-    async fn get(&self, code: &str) -> Option<CacheEntry> {
+    pub(crate) async fn get(&self, code: &str) -> Option<CacheEntry> {
         if !self.enabled {
             return None;
         }
@@ -176,7 +177,7 @@ impl SharedCache {
     }
 
     /// Fills the shared cache after a database read, never over a newer entry.
-    async fn fill(&self, code: &str, entry: &CacheEntry) {
+    pub(crate) async fn fill(&self, code: &str, entry: &CacheEntry) {
         if !self.enabled {
             return;
         }
@@ -268,8 +269,6 @@ impl moka::Expiry<String, CacheEntry> for EntryExpiry {
 
 pub type ShardError = Arc<DbError>;
 
-/// The most codes one database read asks for; both backends accept this many parameters.
-const MAX_CODES_PER_READ: usize = 500;
 pub type ShardFactory = FactoryMessage<String, UrlShardMessage>;
 
 pub enum UrlShardMessage {
@@ -319,6 +318,8 @@ pub struct UrlShardArguments {
     pub writer: ActorSlot<LinkWriterMessage>,
     pub cache: ShardCache,
     pub shared: SharedCache,
+    /// The batched reader that all shards share.
+    pub reader: Arc<LinkReader>,
 }
 
 pub struct UrlShard;
@@ -427,9 +428,9 @@ fn resolve(
     }
 }
 
-/// Reads every queued code in one go, off the shard. Misses that arrive meanwhile queue up for
-/// the next read, so under load each read serves many codes (the read-side twin of the group
-/// commit of new links).
+/// Hands every queued code to the reader in one request. Misses that arrive meanwhile queue up
+/// for the next request, so under load each request carries many codes (the read-side twin of
+/// the group commit of new links).
 fn start_read(factory: &Factory, state: &mut UrlShardState) {
     let take = state.queued.len().min(MAX_CODES_PER_READ);
     let codes: Vec<String> = state.queued.drain(..take).collect();
@@ -438,65 +439,17 @@ fn start_read(factory: &Factory, state: &mut UrlShardState) {
     };
     state.reading = true;
 
-    let db = state.arguments.db.clone();
-    let shared = state.arguments.shared.clone();
     let epoch = epoch_of(state);
     let factory = factory.clone();
-    tokio::spawn(async move {
-        let results = load(&db, &shared, codes).await;
+    let deliver = Box::new(move |results| {
         if let Err(error) = factory.dispatch(first, UrlShardMessage::Loaded { epoch, results }) {
             tracing::debug!(%error, "read result dropped: url shards are stopping");
         }
     });
-}
-
-/// Reads codes from the shared cache, then the rest from the database in one query, filling the
-/// shared cache with what the database says.
-async fn load(
-    db: &DatabaseConnection,
-    shared: &SharedCache,
-    codes: Vec<String>,
-) -> Vec<(String, Result<CacheEntry, ShardError>)> {
-    let lookups = codes.iter().map(|code| shared.get(code));
-    let cached = futures_util::future::join_all(lookups).await;
-    let mut results = Vec::with_capacity(codes.len());
-    let mut missing = Vec::new();
-    for (code, entry) in codes.into_iter().zip(cached) {
-        match entry {
-            Some(entry) => {
-                shared.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
-                results.push((code, Ok(entry)));
-            }
-            None => missing.push(code),
-        }
-    }
-    if missing.is_empty() {
-        return results;
-    }
-
-    shared.stats.database_reads.fetch_add(1, Ordering::Relaxed);
-    match db::links::find_by_codes(db, &missing).await {
-        Ok(models) => {
-            for code in missing {
-                let entry = models
-                    .iter()
-                    .find(|model| model.code == code)
-                    .and_then(CachedLink::from_model)
-                    .map(Arc::new);
-                shared.fill(&code, &entry).await;
-                results.push((code, Ok(entry)));
-            }
-        }
-        Err(error) => {
-            let error = Arc::new(error);
-            results.extend(
-                missing
-                    .into_iter()
-                    .map(|code| (code, Err(Arc::clone(&error)))),
-            );
-        }
-    }
-    results
+    state
+        .arguments
+        .reader
+        .submit(crate::link_reader::ReadRequest { codes, deliver });
 }
 
 /// The shard's write count and the global drop count: a read that started under another pair
@@ -631,6 +584,7 @@ pub fn child_spec(
     writer: ActorSlot<LinkWriterMessage>,
     caches: Vec<ShardCache>,
     shared: SharedCache,
+    read_concurrency: usize,
 ) -> crate::supervisor::ChildSpec {
     use ractor::factory::{Factory, FactoryArguments, queues, routing, worker_builder};
     let name = slot.name();
@@ -640,6 +594,7 @@ pub fn child_spec(
         let writer = writer.clone();
         let caches = caches.clone();
         let shared = shared.clone();
+        let reader = LinkReader::new(db.clone(), shared.clone(), read_concurrency);
         Box::pin(async move {
             let shards = caches.len();
             let builder = worker_builder(move |wid: WorkerId| {
@@ -648,6 +603,7 @@ pub fn child_spec(
                     writer: writer.clone(),
                     cache: caches[wid].clone(),
                     shared: shared.clone(),
+                    reader: Arc::clone(&reader),
                 };
                 (UrlShard, arguments)
             });

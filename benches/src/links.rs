@@ -42,6 +42,11 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         &create,
         false,
     ));
+    let drained = servers::wait_for_idle_queue(linkyard.address).await?;
+    report.note(format!(
+        "QR pre-rendering of the created links finished {:.1} s after the last create; redirects were measured after it",
+        drained.as_secs_f64()
+    ));
     let codes = Arc::new(codes);
     let hot = redirects(linkyard.address, options, Arc::new(vec![codes[0].clone()])).await?;
     report.push(Row::load("linkyard: hot redirect", &hot, true));
@@ -65,7 +70,7 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
 
 /// Redirects of distinct codes on PostgreSQL with a hot cache too small to hold them, so nearly
 /// every redirect reads the database.
-async fn cold_redirects(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+pub async fn cold_redirects(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let Some(database) = crate::postgres::BenchDatabase::create().await? else {
         report.note("cold redirects skipped: PostgreSQL is unreachable".to_owned());
         return Ok(());

@@ -29,6 +29,8 @@ enum Command {
     All(Options),
     /// Short links: creation, hot, random and cold redirects, memory and durability.
     Links(Options),
+    /// Cold redirects only: cache misses on PostgreSQL, next to the bare server.
+    Cold(Options),
     /// QR codes: uncached renders against the library, cached images against bare hyper.
     Qr(Options),
     /// Pastes: 4 KiB creates, hot raw reads, a 10 MiB upload's memory and durability.
@@ -131,6 +133,16 @@ fn main() -> anyhow::Result<()> {
             let options = options.finish();
             let mut report = report::Report::default();
             runtime.block_on(links::run(&options, &mut report))?;
+            print_report(&options, &report);
+            Ok(())
+        }
+        Command::Cold(options) => {
+            let options = options.finish();
+            let mut report = report::Report::default();
+            runtime.block_on(async {
+                links::bare_baseline(&options, &mut report).await?;
+                links::cold_redirects(&options, &mut report).await
+            })?;
             print_report(&options, &report);
             Ok(())
         }

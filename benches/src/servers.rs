@@ -95,6 +95,36 @@ async fn wait_until_listening(address: SocketAddr, path: &str) -> anyhow::Result
     bail!("server at {address} did not start within 60 s")
 }
 
+/// Waits until linkyard's job queue is empty, so background work left by a previous step (QR
+/// pre-rendering of freshly created links) does not share the CPU with the next measurement.
+/// Returns how long that took.
+pub async fn wait_for_idle_queue(address: SocketAddr) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if queue_depth(address).await? == 0 {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("the job queue of {address} was still busy after 600 s")
+}
+
+/// Reads `linkyard_queue_depth` from `/metrics`.
+async fn queue_depth(address: SocketAddr) -> anyhow::Result<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("linkyard_queue_depth "))
+        .and_then(|value| value.trim().parse().ok())
+        .context("/metrics has no linkyard_queue_depth")
+}
+
 /// Peak and current resident memory of a process, in bytes, from /proc.
 pub fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
