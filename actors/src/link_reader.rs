@@ -3,8 +3,8 @@
 //! Each shard already turns concurrent misses for one code into one request. A reader per shard
 //! still sent many small queries under load (about three codes each with eight shards), and the
 //! database spent more time on round trips than on lookups. Here the shards' requests wait while
-//! `concurrency` reads run; the next read takes everything that waited, up to
-//! [`MAX_CODES_PER_READ`] codes, so the batch grows with the load and the number of queries does
+//! `concurrency` reads run. The next read takes every waiting request, up to
+//! [`MAX_CODES_PER_READ`] codes, so the batch size grows with the load and the query count does
 //! not.
 
 use crate::url_shard::{CacheEntry, CachedLink, ShardError, SharedCache};
@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// The most codes one database read asks for; both backends accept this many parameters.
+/// Maximum codes in one database read. Both backends accept this many bind parameters.
 pub const MAX_CODES_PER_READ: usize = 500;
 
-/// The answer for each code of a request.
+/// The result of each code of a request.
 pub type ReadResults = Vec<(String, Result<CacheEntry, ShardError>)>;
 
-/// Codes a shard needs, and what to do with their answers.
+/// Codes that a shard needs, and the callback that receives their results.
 pub struct ReadRequest {
     pub codes: Vec<String>,
     pub deliver: Box<dyn FnOnce(ReadResults) + Send>,
@@ -39,7 +39,7 @@ struct Queue {
 }
 
 impl LinkReader {
-    /// A reader running at most `concurrency` (at least one) database reads at a time.
+    /// Creates a reader that runs at most `concurrency` (at least one) database reads at a time.
     pub fn new(db: DatabaseConnection, shared: SharedCache, concurrency: usize) -> Arc<Self> {
         Arc::new(Self {
             db,
@@ -49,7 +49,7 @@ impl LinkReader {
         })
     }
 
-    /// Queues a request; its answers are delivered from a reader task.
+    /// Queues a request. A reader task delivers its results.
     pub fn submit(self: &Arc<Self>, request: ReadRequest) {
         let start = {
             let mut queue = self.lock();
@@ -70,7 +70,7 @@ impl LinkReader {
     async fn run(&self) {
         let mut slot = RunningSlot {
             reader: self,
-            held: true,
+            taken: true,
         };
         loop {
             let batch = {
@@ -78,7 +78,7 @@ impl LinkReader {
                 let batch = take_batch(&mut queue.waiting);
                 if batch.is_empty() {
                     queue.running -= 1;
-                    slot.held = false;
+                    slot.taken = false;
                     return;
                 }
                 batch
@@ -87,12 +87,12 @@ impl LinkReader {
                 .iter()
                 .flat_map(|request| request.codes.iter().cloned())
                 .collect();
-            let mut answers = load(&self.db, &self.shared, codes).await;
+            let mut results_by_code = load(&self.db, &self.shared, codes).await;
             for request in batch {
                 let results = request
                     .codes
                     .into_iter()
-                    .filter_map(|code| answers.remove(&code).map(|answer| (code, answer)))
+                    .filter_map(|code| results_by_code.remove(&code).map(|result| (code, result)))
                     .collect();
                 (request.deliver)(results);
             }
@@ -110,12 +110,13 @@ impl LinkReader {
 /// reader.
 struct RunningSlot<'a> {
     reader: &'a LinkReader,
-    held: bool,
+    /// Whether the task still counts as running.
+    taken: bool,
 }
 
 impl Drop for RunningSlot<'_> {
     fn drop(&mut self) {
-        if self.held {
+        if self.taken {
             self.reader.lock().running -= 1;
         }
     }
@@ -137,7 +138,7 @@ fn take_batch(waiting: &mut Vec<ReadRequest>) -> Vec<ReadRequest> {
 }
 
 /// Reads codes from the shared cache, then the rest from the database in one query, filling the
-/// shared cache with what the database says.
+/// shared cache with the database's results.
 async fn load(
     db: &DatabaseConnection,
     shared: &SharedCache,
@@ -145,19 +146,19 @@ async fn load(
 ) -> HashMap<String, Result<CacheEntry, ShardError>> {
     let lookups = codes.iter().map(|code| shared.get(code));
     let cached = futures_util::future::join_all(lookups).await;
-    let mut answers = HashMap::with_capacity(codes.len());
+    let mut results = HashMap::with_capacity(codes.len());
     let mut missing = Vec::new();
     for (code, entry) in codes.into_iter().zip(cached) {
         match entry {
             Some(entry) => {
                 shared.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
-                answers.insert(code, Ok(entry));
+                results.insert(code, Ok(entry));
             }
             None => missing.push(code),
         }
     }
     if missing.is_empty() {
-        return answers;
+        return results;
     }
 
     shared.stats.database_reads.fetch_add(1, Ordering::Relaxed);
@@ -179,18 +180,18 @@ async fn load(
                 .collect();
             let fills = entries.iter().map(|(code, entry)| shared.fill(code, entry));
             futures_util::future::join_all(fills).await;
-            answers.extend(entries.into_iter().map(|(code, entry)| (code, Ok(entry))));
+            results.extend(entries.into_iter().map(|(code, entry)| (code, Ok(entry))));
         }
         Err(error) => {
             let error = Arc::new(error);
-            answers.extend(
+            results.extend(
                 missing
                     .into_iter()
                     .map(|code| (code, Err(Arc::clone(&error)))),
             );
         }
     }
-    answers
+    results
 }
 
 #[cfg(test)]
@@ -205,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_takes_requests_in_order_up_to_the_code_limit() {
+    fn take_batch_stops_at_code_limit() {
         let mut waiting = vec![request(200), request(250), request(100), request(1)];
         let batch = take_batch(&mut waiting);
         assert_eq!(
@@ -219,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn an_oversized_request_is_read_alone_and_whole() {
+    fn take_batch_keeps_oversized_request_whole() {
         let mut waiting = vec![request(MAX_CODES_PER_READ + 1), request(1)];
         let batch = take_batch(&mut waiting);
         assert_eq!(batch.len(), 1);
