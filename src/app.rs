@@ -436,7 +436,7 @@ fn links_and_actors(
     let per_shard = (config.hot_cache_capacity / shards as u64).max(1);
     let caches: Vec<_> = (0..shards)
         .map(|_| {
-            url_shard::new_cache(
+            url_shard::ShardCache::new(
                 per_shard,
                 Duration::from_secs(config.cache_ttl_secs),
                 Duration::from_secs(config.negative_cache_ttl_secs),

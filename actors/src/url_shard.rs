@@ -27,9 +27,6 @@ use std::time::{Duration, Instant};
 /// What the hot cache holds for one code: the link, or `None` for a code known not to exist.
 pub type CacheEntry = Option<Arc<CachedLink>>;
 
-/// One shard's hot cache.
-pub type ShardCache = moka::sync::Cache<String, CacheEntry>;
-
 /// The fields a redirect needs, kept in the hot cache.
 #[derive(Debug, Clone)]
 pub struct CachedLink {
@@ -225,45 +222,48 @@ impl SharedCache {
     }
 }
 
-/// Builds a shard cache whose negative entries live `negative_ttl` and positive ones `ttl`.
-pub fn new_cache(capacity: u64, ttl: Duration, negative_ttl: Duration) -> ShardCache {
-    moka::sync::Cache::builder()
-        .max_capacity(capacity)
-        .expire_after(EntryExpiry { ttl, negative_ttl })
-        .build()
-}
-
-struct EntryExpiry {
+/// One shard's hot cache: only the shard writes it, and request handlers read it directly.
+/// Positive entries live `ttl` and negative ones `negative_ttl`; an expired entry reads as a
+/// miss and is replaced by the next fill or evicted when the cache is full.
+#[derive(Clone)]
+pub struct ShardCache {
+    entries: Arc<quick_cache::sync::Cache<String, (Instant, CacheEntry)>>,
     ttl: Duration,
     negative_ttl: Duration,
 }
 
-impl moka::Expiry<String, CacheEntry> for EntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        entry: &CacheEntry,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(if entry.is_some() {
-            self.ttl
-        } else {
-            self.negative_ttl
-        })
+impl ShardCache {
+    /// Creates a cache of about `capacity` entries (at least one).
+    pub fn new(capacity: u64, ttl: Duration, negative_ttl: Duration) -> Self {
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX).max(1);
+        Self {
+            entries: Arc::new(quick_cache::sync::Cache::new(capacity)),
+            ttl,
+            negative_ttl,
+        }
     }
 
-    fn expire_after_update(
-        &self,
-        _key: &String,
-        entry: &CacheEntry,
-        _now: Instant,
-        _current: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(if entry.is_some() {
+    /// Returns the entry for `code` unless it is missing or expired.
+    pub fn get(&self, code: &str) -> Option<CacheEntry> {
+        let (expires_at, entry) = self.entries.get(code)?;
+        (Instant::now() < expires_at).then_some(entry)
+    }
+
+    pub fn insert(&self, code: String, entry: CacheEntry) {
+        let ttl = if entry.is_some() {
             self.ttl
         } else {
             self.negative_ttl
-        })
+        };
+        self.entries.insert(code, (Instant::now() + ttl, entry));
+    }
+
+    pub fn invalidate(&self, code: &str) {
+        self.entries.remove(code);
+    }
+
+    pub fn invalidate_all(&self) {
+        self.entries.clear();
     }
 }
 
