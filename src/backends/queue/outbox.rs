@@ -17,7 +17,7 @@ use linkyard_actors::backends::queue::{Job, JobFailure, JobHandlers, JobQueue, Q
 use linkyard_actors::db::{self, outbox::OutboxRow};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -114,13 +114,23 @@ impl Poller {
         let mut next_retry: Option<DateTime<Utc>> = None;
         let mut errors = LogLimiter::new(ERROR_LOG_INTERVAL);
 
+        // Every claim is a write transaction, and on SQLite it waits for the one writer and a
+        // flush, as the group commits of new links do. So under load the poller claims when
+        // half its slots are free rather than after each finished job. A claim is never held
+        // back longer than one poll interval.
+        let claim_batch = (self.config.concurrency / 2).max(1);
+        let mut last_claim: Option<Instant> = None;
         while !is_stopping(&shutdown) {
             while let Some(finished) = running.try_join_next() {
                 record_outcome(finished, &mut next_retry);
             }
             let free = self.config.concurrency.saturating_sub(running.len());
-            if free > 0 {
+            let due = free >= claim_batch
+                || running.is_empty()
+                || last_claim.is_none_or(|at| at.elapsed() >= self.config.poll_interval);
+            if free > 0 && due {
                 self.claim_and_start(free, &mut running, &mut errors).await;
+                last_claim = Some(Instant::now());
             }
 
             // Sleep until the poll interval passes, a job this poller rescheduled is due, an
@@ -355,8 +365,20 @@ fn wait_until(next_retry: Option<DateTime<Utc>>, poll_interval: Duration) -> Dur
 /// in a crash is run again when its lease runs out, which idempotent handlers allow.
 async fn delete_finished(db: DatabaseConnection, mut finished: mpsc::UnboundedReceiver<i64>) {
     const BATCH: usize = 500;
+    // Rows of jobs that finish meanwhile join the batch. Each delete is a write transaction, and
+    // a row deleted late only means its job may run again after a crash, which jobs allow.
+    const GATHER: Duration = Duration::from_millis(50);
     let mut ids = Vec::with_capacity(BATCH);
     while finished.recv_many(&mut ids, BATCH).await > 0 {
+        if ids.len() < BATCH {
+            tokio::time::sleep(GATHER).await;
+            while ids.len() < BATCH {
+                let Ok(id) = finished.try_recv() else {
+                    break;
+                };
+                ids.push(id);
+            }
+        }
         if let Err(error) = db::outbox::delete_many(&db, &ids).await {
             tracing::error!(%error, jobs = ids.len(), "the jobs succeeded but deleting their rows failed; they will run again");
         }
