@@ -222,9 +222,9 @@ impl SharedCache {
     }
 }
 
-/// One shard's hot cache: only the shard writes it, and request handlers read it directly.
-/// Positive entries live `ttl` and negative ones `negative_ttl`; an expired entry reads as a
-/// miss and is replaced by the next fill or evicted when the cache is full.
+/// One shard's hot cache. Only the shard writes it, and request handlers read it directly.
+/// Positive entries live `ttl` and negative ones `negative_ttl`. An expired entry reads as a
+/// miss until the next fill replaces it or eviction removes it.
 #[derive(Clone)]
 pub struct ShardCache {
     entries: Arc<quick_cache::sync::Cache<String, (Instant, CacheEntry)>>,

@@ -95,7 +95,7 @@ fn sample_data(i: usize) -> String {
     format!("http://127.0.0.1:8080/Ab{i:05}")
 }
 
-/// The median of `SAMPLES` timed calls of `work`.
+/// Returns the median time of `SAMPLES` calls of `work`.
 fn p50(mut work: impl FnMut(usize)) -> Duration {
     const SAMPLES: usize = 2_000;
     let mut samples = Vec::with_capacity(SAMPLES);

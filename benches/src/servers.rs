@@ -107,7 +107,7 @@ pub async fn wait_for_idle_queue(address: SocketAddr) -> anyhow::Result<Duration
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    bail!("the job queue of {address} was still busy after 600 s")
+    bail!("timed out after 600 s waiting for the job queue of {address} to empty")
 }
 
 /// Reads `linkyard_queue_depth` from `/metrics`.

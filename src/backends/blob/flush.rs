@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// Flushes the filesystem that holds a directory, shared by concurrent writers.
+/// Flushes of the filesystem that contains a directory, shared by concurrent writers.
 #[derive(Debug, Clone)]
 pub struct FlushGroup {
     inner: Arc<Inner>,
@@ -31,8 +31,8 @@ struct Rounds {
     /// Rounds started so far; round `n` covers writes made before it started.
     started: u64,
     running: bool,
-    /// Whether a writer asked for a flush while one was running.
-    wanted: bool,
+    /// Whether a writer requested a flush while one was running.
+    requested: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ impl FlushGroup {
         let target = {
             let mut rounds = self.lock();
             if rounds.running {
-                rounds.wanted = true;
+                rounds.requested = true;
                 rounds.started + 1
             } else {
                 rounds.running = true;
@@ -99,8 +99,8 @@ impl FlushGroup {
                 finished.failure = Some((round, error));
             }
         });
-        if rounds.wanted {
-            rounds.wanted = false;
+        if rounds.requested {
+            rounds.requested = false;
             rounds.started += 1;
             self.start_round(rounds.started);
         } else {
@@ -146,7 +146,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn flush_waits_for_a_round_started_after_it() {
+    async fn flush_waits_for_next_round() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let group = FlushGroup::open(dir.path()).expect("flush group");
         // A round is running: a new request must wait for the next one.
@@ -159,7 +159,7 @@ mod tests {
             let group = group.clone();
             tokio::spawn(async move { group.flush().await })
         };
-        while !group.lock().wanted {
+        while !group.lock().requested {
             tokio::task::yield_now().await;
         }
         group.finish_round(1, Ok(()));
@@ -168,7 +168,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn flush_reports_a_failed_round() {
+    async fn flush_reports_failed_round() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let group = FlushGroup::open(dir.path()).expect("flush group");
         {
@@ -181,12 +181,12 @@ mod tests {
             tokio::spawn(async move { group.flush().await })
         };
         // The waiter joins round 2, which fails.
-        while !group.lock().wanted {
+        while !group.lock().requested {
             tokio::task::yield_now().await;
         }
         {
             let mut rounds = group.lock();
-            rounds.wanted = false;
+            rounds.requested = false;
             rounds.started = 2;
         }
         group.finish_round(2, Err("disk gone".to_owned()));
