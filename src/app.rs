@@ -10,7 +10,7 @@ use anyhow::Context;
 use linkyard_actors::accounts::Accounts;
 use linkyard_actors::analytics::LiveCounters;
 use linkyard_actors::analytics::click_aggregator::{
-    ClickAggregator, ClickAggregatorArguments, ClickMessage, Clicks, CountryLookup,
+    ClickAggregator, ClickAggregatorArguments, ClickBuffer, ClickMessage, Clicks, CountryLookup,
 };
 use linkyard_actors::backends::blob::BlobStore;
 use linkyard_actors::backends::cache::{Cache, Invalidation};
@@ -36,7 +36,7 @@ use ractor::{Actor, ActorRef};
 use sea_orm::DatabaseConnection;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -552,8 +552,8 @@ fn clicks_and_aggregator(
     let config = &settings.analytics;
     let country = country_lookup(&config.geoip_db)?;
     let slot = ActorSlot::<ClickMessage>::new("click_aggregator");
-    let queued = Arc::new(AtomicUsize::new(0));
-    let clicks = Clicks::new(slot.clone(), Arc::clone(&queued), config.max_queued_clicks);
+    let buffer = Arc::new(ClickBuffer::default());
+    let clicks = Clicks::new(slot.clone(), Arc::clone(&buffer), config.max_queued_clicks);
 
     let db = db.clone();
     let secret: Arc<[u8]> = Arc::from(secret);
@@ -566,7 +566,7 @@ fn clicks_and_aggregator(
         secret: Arc::clone(&secret),
         flush_interval,
         flush_max_events,
-        queued: Arc::clone(&queued),
+        buffer: Arc::clone(&buffer),
         flush_batches: Arc::clone(&flush_batches),
     });
     Ok((clicks, child))

@@ -1,6 +1,8 @@
 //! `ClickAggregator`: turns click events into counters without slowing the redirect.
 //!
-//! The redirect path sends each event without waiting. The aggregator classifies the visitor
+//! The redirect path adds each event to a shared buffer without waiting, and wakes the
+//! aggregator only when the buffer was empty, so under load one wake-up carries many events
+//! instead of one actor message each. The aggregator classifies the visitor
 //! (user agent, referrer, country) and adds the click to in-memory batches: per-hour counters
 //! (total, humans, bots), per-day dimension counts, human visits, unique-visitor hashes and hot
 //! counters. A batch is flushed every `flush_interval` or after `flush_max_events` events, as
@@ -9,7 +11,7 @@
 //! A failed flush keeps its batch and retries with the next one. On a graceful stop the actor
 //! drains its mailbox and flushes before it exits, so no acknowledged click is lost on SIGTERM.
 //! A crash (SIGKILL) loses the clicks not yet flushed: at most `flush_interval` worth, and never
-//! more than `flush_max_events` plus the events still queued in the mailbox.
+//! more than `flush_max_events` plus the events still waiting in the buffer.
 
 use super::visitor::{self, Visitor};
 use super::{ClickEvent, LiveCounters, day_start, hour_start, visitor_hash};
@@ -19,7 +21,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sea_orm::DatabaseConnection;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -45,13 +47,14 @@ pub struct ClickAggregatorArguments {
     pub secret: Arc<[u8]>,
     pub flush_interval: Duration,
     pub flush_max_events: usize,
-    /// Events sent but not yet handled; the handle counts up, the actor counts down.
-    pub queued: Arc<AtomicUsize>,
+    /// Events recorded but not yet handled, shared with the [`Clicks`] handle.
+    pub buffer: Arc<ClickBuffer>,
     pub flush_batches: Arc<AtomicU64>,
 }
 
 pub enum ClickMessage {
-    Click(Box<ClickEvent>),
+    /// A wake-up: events are waiting in the buffer.
+    Drain,
     Tick,
     /// Flushes everything received so far and replies once it is stored.
     Flush(RpcReplyPort<()>),
@@ -121,8 +124,6 @@ impl Actor for ClickAggregator {
         arguments: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         myself.send_interval(arguments.flush_interval, || ClickMessage::Tick);
-        // Events queued for a previous incarnation died with its mailbox.
-        arguments.queued.store(0, Ordering::Relaxed);
         Ok(ClickAggregatorState {
             arguments,
             batch: Batch::default(),
@@ -140,15 +141,18 @@ impl Actor for ClickAggregator {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ClickMessage::Click(event) => {
-                state.arguments.queued.fetch_sub(1, Ordering::Relaxed);
-                add_click(state, &event);
+            ClickMessage::Drain => {
+                drain(state);
                 if state.batch.events >= state.arguments.flush_max_events {
                     start_flush(&myself, state);
                 }
             }
-            ClickMessage::Tick => start_flush(&myself, state),
+            ClickMessage::Tick => {
+                drain(state);
+                start_flush(&myself, state);
+            }
             ClickMessage::Flush(reply) => {
+                drain(state);
                 state.waiting.push(reply);
                 start_flush(&myself, state);
             }
@@ -176,6 +180,7 @@ impl Actor for ClickAggregator {
         if let Some(flushing) = state.flushing.take() {
             let _ = flushing.await;
         }
+        drain(state);
         let mut batch = std::mem::take(&mut state.batch);
         batch.merge(std::mem::take(&mut *lock(&state.returned)));
         final_flush(&state.arguments, batch).await;
@@ -190,6 +195,14 @@ fn lock(batch: &Mutex<Batch>) -> std::sync::MutexGuard<'_, Batch> {
     batch
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Adds every event waiting in the buffer to the batch.
+fn drain(state: &mut ClickAggregatorState) {
+    let events = state.arguments.buffer.take();
+    for event in &events {
+        add_click(state, event);
+    }
 }
 
 fn add_click(state: &mut ClickAggregatorState, event: &ClickEvent) {
@@ -380,38 +393,66 @@ fn log_limited(last: &Mutex<Option<Instant>>, log: impl FnOnce()) {
     }
 }
 
+/// Click events recorded by request handlers and not yet taken by the aggregator.
+#[derive(Default)]
+pub struct ClickBuffer {
+    events: Mutex<Vec<ClickEvent>>,
+}
+
+impl ClickBuffer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ClickEvent>> {
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes every waiting event, leaving room for as many again.
+    fn take(&self) -> Vec<ClickEvent> {
+        let mut events = self.lock();
+        let capacity = events.len();
+        std::mem::replace(&mut *events, Vec::with_capacity(capacity))
+    }
+}
+
 /// The cheap, cloneable handle the redirect path uses.
 #[derive(Clone)]
 pub struct Clicks {
     slot: ActorSlot<ClickMessage>,
-    queued: Arc<AtomicUsize>,
+    buffer: Arc<ClickBuffer>,
     max_queued: usize,
     dropped: Arc<AtomicU64>,
 }
 
 impl Clicks {
-    pub fn new(slot: ActorSlot<ClickMessage>, queued: Arc<AtomicUsize>, max_queued: usize) -> Self {
+    pub fn new(slot: ActorSlot<ClickMessage>, buffer: Arc<ClickBuffer>, max_queued: usize) -> Self {
         Self {
             slot,
-            queued,
+            buffer,
             max_queued,
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Sends a click without waiting. When the aggregator is this far behind, the click is
+    /// Records a click without waiting. When the aggregator is this far behind, the click is
     /// dropped and counted instead, so a stalled database cannot exhaust memory.
     pub fn record(&self, event: ClickEvent) {
-        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.max_queued {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            log_limited(&DROPS, || {
-                tracing::warn!("click dropped: the aggregator is behind")
-            });
-            return;
-        }
-        if !self.slot.try_cast(ClickMessage::Click(Box::new(event))) {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
+        let first = {
+            let mut events = self.buffer.lock();
+            if events.len() >= self.max_queued {
+                drop(events);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                log_limited(&DROPS, || {
+                    tracing::warn!("click dropped: the aggregator is behind")
+                });
+                return;
+            }
+            events.push(event);
+            events.len() == 1
+        };
+        // Later events find the buffer non-empty and rely on this wake-up. If the aggregator is
+        // restarting and misses it, its next tick drains the buffer.
+        if first {
+            self.slot.try_cast(ClickMessage::Drain);
         }
     }
 
