@@ -1,8 +1,6 @@
 //! Blob store implementations: files under a directory ([`fs::FsBlobStore`], the embedded
 //! default) and an S3 bucket ([`s3::S3BlobStore`]). [`connect`] picks one from the settings.
 
-#[cfg(target_os = "linux")]
-mod flush;
 pub mod fs;
 pub mod s3;
 
