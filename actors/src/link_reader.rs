@@ -70,7 +70,7 @@ impl LinkReader {
     async fn run(&self) {
         let mut slot = RunningSlot {
             reader: self,
-            taken: true,
+            counted: true,
         };
         loop {
             let batch = {
@@ -78,7 +78,7 @@ impl LinkReader {
                 let batch = take_batch(&mut queue.waiting);
                 if batch.is_empty() {
                     queue.running -= 1;
-                    slot.taken = false;
+                    slot.counted = false;
                     return;
                 }
                 batch
@@ -111,19 +111,19 @@ impl LinkReader {
 struct RunningSlot<'a> {
     reader: &'a LinkReader,
     /// Whether the task still counts as running.
-    taken: bool,
+    counted: bool,
 }
 
 impl Drop for RunningSlot<'_> {
     fn drop(&mut self) {
-        if self.taken {
+        if self.counted {
             self.reader.lock().running -= 1;
         }
     }
 }
 
-/// Takes waiting requests in arrival order while their codes fit in one read; always at least
-/// one, so a shard's request is never split.
+/// Takes waiting requests in arrival order while their codes fit in one read. It always takes at
+/// least one, so a shard's request is never split.
 fn take_batch(waiting: &mut Vec<ReadRequest>) -> Vec<ReadRequest> {
     let mut codes = 0;
     let mut count = 0;

@@ -1,6 +1,6 @@
 //! `ClickAggregator`: turns click events into counters without slowing the redirect.
 //!
-//! The redirect path adds each event to a shared buffer without waiting, and wakes the
+//! The redirect path adds each event to a shared buffer without waiting. It wakes the
 //! aggregator only when the buffer was empty, so under load one wake-up carries many events
 //! instead of one actor message each. The aggregator classifies the visitor
 //! (user agent, referrer, country) and adds the click to in-memory batches: per-hour counters
@@ -9,9 +9,9 @@
 //! additive upserts in one transaction, so any number of instances can flush into the same rows.
 //!
 //! A failed flush keeps its batch and retries with the next one. On a graceful stop the actor
-//! drains its mailbox and flushes before it exits, so no acknowledged click is lost on SIGTERM.
-//! A crash (SIGKILL) loses the clicks not yet flushed: at most `flush_interval` worth, and never
-//! more than `flush_max_events` plus the events still waiting in the buffer.
+//! drains its mailbox and the buffer and flushes before it exits, so no acknowledged click is
+//! lost on SIGTERM. A crash (SIGKILL) loses the clicks not yet flushed: at most `flush_interval`
+//! worth, and never more than `flush_max_events` plus the events still waiting in the buffer.
 
 use super::visitor::{self, Visitor};
 use super::{ClickEvent, LiveCounters, day_start, hour_start, visitor_hash};

@@ -218,10 +218,10 @@ fn decode_object(contents: Bytes) -> Result<Blob, &'static str> {
     })
 }
 
-// NOTE: each object pays two fsync calls, and on the 2-core test VM 4 KiB paste creates top out
-// near 4,000/s. Sharing one `syncfs` per round among concurrent writers reached about 6,000/s, but
-// `syncfs` also waits for every other dirty page of the filesystem. Right after a large build it
-// stalled writes for minutes, so it is not used.
+// NOTE: each object pays two fsync calls, and on the 2-core test VM 4 KiB paste creates measured
+// about 3,900/s. Sharing one `syncfs` per round among concurrent writers measured about 6,000/s,
+// but `syncfs` also waits for every other dirty page of the filesystem. A CI run right after a
+// large build hung, most likely on it, so it is not used.
 fn write_object(root: &Path, key: &str, header: &[u8], bytes: &[u8]) -> Result<(), BlobError> {
     let path = root.join(key);
     let Some(directory) = path.parent() else {
