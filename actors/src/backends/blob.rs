@@ -154,6 +154,19 @@ pub trait BlobStore: Send + Sync + 'static {
     /// [`check_content_type`].
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), BlobError>;
 
+    /// Stores `bytes` under `key` like [`BlobStore::put`], but returns before the object is on
+    /// disk, so a crash may lose it or leave it cut short under its key. Only for data that is
+    /// rebuilt when it is missing or incomplete, such as rendered QR images; the reader must
+    /// check that what it gets is whole. Stores that have no separate flush step simply put.
+    async fn put_cache(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.put(key, bytes, content_type).await
+    }
+
     /// Returns the object under `key`, or `None` if there is none.
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
 

@@ -123,7 +123,7 @@ impl QrRenderer {
         let backend = self.inner.store.name();
         self.inner
             .store
-            .put(&path, rendered.bytes, rendered.content_type)
+            .put_cache(&path, rendered.bytes, rendered.content_type)
             .await
             .map_err(|error| QrError::Backend {
                 backend,
@@ -191,12 +191,18 @@ impl QrRenderer {
         };
         let path = blob_key(&key, format);
         match self.inner.store.get(&path).await {
-            Ok(Some(blob)) => {
+            Ok(Some(blob)) if format.is_complete(&blob.bytes) => {
                 self.inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Rendered {
                     bytes: blob.bytes,
                     content_type: format.content_type(),
                 });
+            }
+            Ok(Some(_)) => {
+                tracing::warn!(
+                    key = path,
+                    "cached qr image is incomplete; rendering it again"
+                );
             }
             Ok(None) => {}
             Err(error) => self.store_failed("get", &path, &error),
@@ -206,7 +212,10 @@ impl QrRenderer {
         let stored = rendered.clone();
         tokio::spawn(async move {
             let store = &finished.renderer.inner.store;
-            if let Err(error) = store.put(&path, stored.bytes, stored.content_type).await {
+            let written = store
+                .put_cache(&path, stored.bytes, stored.content_type)
+                .await;
+            if let Err(error) = written {
                 finished.renderer.store_failed("put", &path, &error);
             }
             drop(finished);

@@ -14,6 +14,12 @@ use super::{QrError, png_writer, svg_writer};
 use bytes::Bytes;
 use std::fmt;
 
+/// The eight bytes every PNG file starts with.
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// The `IEND` chunk every PNG file ends with: zero length, type, CRC.
+const PNG_END: &[u8] = b"\0\0\0\0IEND\xae\x42\x60\x82";
+
 /// The image formats a QR code is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QrFormat {
@@ -34,6 +40,16 @@ impl QrFormat {
         match self {
             Self::Png => "png",
             Self::Svg => "svg",
+        }
+    }
+
+    /// Whether `bytes` hold a whole image of this format as the renderer writes it, so that a
+    /// cached copy cut short by a crash is rendered again rather than served: a PNG must start
+    /// with the PNG signature and end with the `IEND` chunk, an SVG must end with `</svg>`.
+    pub fn is_complete(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Png => bytes.starts_with(PNG_SIGNATURE) && bytes.ends_with(PNG_END),
+            Self::Svg => bytes.trim_ascii_end().ends_with(b"</svg>"),
         }
     }
 

@@ -18,7 +18,9 @@
 //! A write goes to a temporary file (`.tmp-<random>`) in the target directory. The file is
 //! flushed to disk and renamed over the key's path, and then the directory itself is flushed.
 //! So a reader sees the old object or the new one, and a crash never leaves part of an object
-//! under its key. `check_key` rejects segments that start with `.`, so temporary files cannot
+//! under its key. `put_cache` skips both flushes: a reader still never sees a half-written file
+//! while the system runs, but after a crash the key may hold nothing or a cut-short object, which
+//! its readers detect. `check_key` rejects segments that start with `.`, so temporary files cannot
 //! collide with objects, and listings skip such names. Every file operation runs on tokio's
 //! blocking thread pool.
 
@@ -74,7 +76,28 @@ impl BlobStore for FsBlobStore {
         let root = self.root.clone();
         let key = key.to_owned();
         let header = encode_header(content_type);
-        blocking("put", move || write_object(&root, &key, &header, &bytes)).await
+        blocking("put", move || {
+            write_object(&root, &key, &header, &bytes, Flush::Durable)
+        })
+        .await
+    }
+
+    async fn put_cache(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        check_key(key)?;
+        check_content_type(content_type)?;
+
+        let root = self.root.clone();
+        let key = key.to_owned();
+        let header = encode_header(content_type);
+        blocking("put", move || {
+            write_object(&root, &key, &header, &bytes, Flush::Skip)
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
@@ -218,20 +241,30 @@ fn decode_object(contents: Bytes) -> Result<Blob, &'static str> {
     })
 }
 
-// NOTE: each object pays two fsync calls, and on the 2-core test VM 4 KiB paste creates measured
-// about 3,900/s. Sharing one `syncfs` per round among concurrent writers measured about 6,000/s,
-// but `syncfs` also waits for every other dirty page of the filesystem. A CI run right after a
-// large build hung, most likely on it, so it is not used.
-fn write_object(root: &Path, key: &str, header: &[u8], bytes: &[u8]) -> Result<(), BlobError> {
+// NOTE: each durable object pays two fsync calls. 4 KiB paste creates measured about 3,900/s on
+// one 2-core test VM and 5,100 to 7,200/s on another. Sharing one `syncfs` per round among
+// concurrent writers measured about 6,000/s on the first, but `syncfs` also waits for every other
+// dirty page of the filesystem, and a CI run right after a large build hung, most likely on it,
+// so it is not used. Cache writes (`put_cache`) skip both calls.
+fn write_object(
+    root: &Path,
+    key: &str,
+    header: &[u8],
+    bytes: &[u8],
+    flush: Flush,
+) -> Result<(), BlobError> {
     let path = root.join(key);
     let Some(directory) = path.parent() else {
         return Err(key_conflict(key));
     };
 
     let (temporary, file) = create_temporary_in(directory, key)?;
-    let written = write_and_sync(file, header, bytes)
+    let written = write_contents(file, header, bytes, flush)
         .and_then(|()| rename_over(&temporary, &path))
-        .and_then(|()| sync_directory(directory));
+        .and_then(|()| match flush {
+            Flush::Durable => sync_directory(directory),
+            Flush::Skip => Ok(()),
+        });
     let Err(error) = written else {
         return Ok(());
     };
@@ -293,10 +326,22 @@ fn create_temporary(directory: &Path) -> io::Result<(PathBuf, File)> {
     Ok((path, file))
 }
 
-fn write_and_sync(mut file: File, header: &[u8], bytes: &[u8]) -> io::Result<()> {
+/// Whether a write waits until its object is on disk.
+#[derive(Debug, Clone, Copy)]
+enum Flush {
+    /// Flush the file and its directory before returning: `put`.
+    Durable,
+    /// Leave both to the kernel: `put_cache`.
+    Skip,
+}
+
+fn write_contents(mut file: File, header: &[u8], bytes: &[u8], flush: Flush) -> io::Result<()> {
     file.write_all(header)?;
     file.write_all(bytes)?;
-    file.sync_all()
+    match flush {
+        Flush::Durable => file.sync_all(),
+        Flush::Skip => Ok(()),
+    }
 }
 
 /// Flushes a directory's entries to disk, so that a rename or unlink in it survives a crash.

@@ -118,6 +118,47 @@ pub async fn overwrite_replaces_bytes_and_type(store: &dyn BlobStore) {
     assert_eq!(keys, ["overwrite/key"]);
 }
 
+pub async fn cache_put_round_trips_and_replaces(store: &dyn BlobStore) {
+    let first = patterned_bytes(3000);
+    store
+        .put_cache("cache/image", first.clone(), "image/png")
+        .await
+        .expect("first cache put");
+    let blob = store
+        .get("cache/image")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(blob.bytes, first);
+    assert_eq!(blob.content_type, "image/png");
+
+    store
+        .put_cache(
+            "cache/image",
+            Bytes::from_static(b"<svg/>"),
+            "image/svg+xml",
+        )
+        .await
+        .expect("second cache put");
+    let blob = store
+        .get("cache/image")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(&blob.bytes[..], b"<svg/>");
+    assert_eq!(blob.content_type, "image/svg+xml");
+    assert_eq!(
+        listed_keys(store, "cache/", None, 10).await,
+        ["cache/image"]
+    );
+
+    let error = store
+        .put_cache("cache/../escape", Bytes::new(), "image/png")
+        .await
+        .expect_err("a bad key is rejected");
+    assert_eq!(error.code(), "invalid_blob_key");
+}
+
 pub async fn missing_key_is_none_and_false(store: &dyn BlobStore) {
     assert!(store.get("missing/key").await.expect("get").is_none());
     assert!(!store.exists("missing/key").await.expect("exists"));

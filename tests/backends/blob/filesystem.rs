@@ -57,8 +57,12 @@ async fn put_leaves_no_temporary_file() {
         .put("pastes/one", Bytes::from_static(b"1"), "text/plain")
         .await
         .expect("put");
+    store
+        .put_cache("pastes/two", Bytes::from_static(b"2"), "text/plain")
+        .await
+        .expect("cache put");
 
-    let names: Vec<String> = std::fs::read_dir(dir.path().join("pastes"))
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("pastes"))
         .expect("read the directory")
         .map(|entry| {
             entry
@@ -68,7 +72,8 @@ async fn put_leaves_no_temporary_file() {
                 .into_owned()
         })
         .collect();
-    assert_eq!(names, ["one"]);
+    names.sort();
+    assert_eq!(names, ["one", "two"]);
 }
 
 #[tokio::test]

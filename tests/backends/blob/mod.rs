@@ -198,6 +198,7 @@ contract_tests!(
     ten_mebibytes_round_trip,
     content_type_round_trips,
     overwrite_replaces_bytes_and_type,
+    cache_put_round_trips_and_replaces,
     missing_key_is_none_and_false,
     delete_is_idempotent,
     list_returns_keys_in_byte_order,

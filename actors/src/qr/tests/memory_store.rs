@@ -31,9 +31,9 @@ impl MemoryStore {
         self.objects.lock().expect("store lock").get(key).cloned()
     }
 
-    pub fn insert(&self, key: &str, bytes: &'static [u8], content_type: &str) {
+    pub fn insert(&self, key: &str, bytes: impl Into<Bytes>, content_type: &str) {
         let blob = Blob {
-            bytes: Bytes::from_static(bytes),
+            bytes: bytes.into(),
             content_type: content_type.to_owned(),
         };
         self.objects

@@ -2,7 +2,7 @@ use super::memory_store::MemoryStore;
 use super::support::decode_png;
 use crate::qr::{
     QrError, QrFactory, QrFormat, QrJob, QrOptions, QrPoolConfig, QrRenderer, blob_key, cache_key,
-    child_spec,
+    child_spec, render,
 };
 use crate::supervisor::{ActorSlot, Supervisor, SupervisorArguments, SupervisorMessage};
 use futures_util::future::join_all;
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const URL: &str = "https://lnk.example/AbC1234";
+const OTHER_URL: &str = "https://lnk.example/XyZ9876";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running pool under a supervisor, with its handle and store.
@@ -135,8 +136,10 @@ async fn svg_cached_under_own_key() {
 async fn stored_image_served_without_render() {
     let pool = Pool::start(1).await;
     let key = pool.png_key(URL);
+    // Another code's image, so the test can tell a stored image from a fresh render.
+    let stored = render(OTHER_URL, &QrOptions::default(), QrFormat::Png).expect("renders");
     pool.store
-        .insert(&key, b"stored bytes", "application/octet-stream");
+        .insert(&key, stored.bytes.clone(), "application/octet-stream");
 
     let image = pool
         .renderer
@@ -144,9 +147,36 @@ async fn stored_image_served_without_render() {
         .await
         .expect("served");
 
-    assert_eq!(&image.bytes[..], b"stored bytes");
+    assert_eq!(image.bytes, stored.bytes);
     assert_eq!(image.content_type, "image/png");
     assert_eq!(pool.renderer.stats().renders, 0);
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_stored_image_renders_again() {
+    let pool = Pool::start(1).await;
+    let key = pool.png_key(URL);
+    let whole = render(URL, &QrOptions::default(), QrFormat::Png).expect("renders");
+    // What a crash can leave of a cache write that was never flushed.
+    let cut = whole.bytes.slice(..whole.bytes.len() - 5);
+    pool.store.insert(&key, cut, "image/png");
+
+    let image = pool
+        .renderer
+        .image(URL, &QrOptions::default(), QrFormat::Png)
+        .await
+        .expect("served");
+
+    assert_eq!(image.bytes, whole.bytes);
+    assert_eq!(pool.renderer.stats().renders, 1);
+    let repaired = eventually(|| {
+        pool.store
+            .object(&key)
+            .is_some_and(|blob| blob.bytes == whole.bytes)
+    })
+    .await;
+    assert!(repaired, "the whole image replaces the cut-short one");
     pool.stop().await;
 }
 

@@ -405,3 +405,26 @@ fn render_is_deterministic() {
 
     assert_eq!(first, second);
 }
+
+#[test]
+fn whole_images_are_complete_and_cut_ones_are_not() {
+    let options = QrOptions::default();
+    for format in [QrFormat::Png, QrFormat::Svg] {
+        let image = render_ok(SHORT_URL, &options, format);
+        assert!(format.is_complete(&image.bytes), "{format} is whole");
+        // The SVG ends with a newline, which a cut may drop and still leave a whole image.
+        let last = image.bytes.trim_ascii_end().len() - 1;
+        for kept in [0, 1, 8, image.bytes.len() / 2, last] {
+            assert!(
+                !format.is_complete(&image.bytes[..kept]),
+                "{format} cut to {kept} of {} bytes",
+                image.bytes.len()
+            );
+        }
+    }
+    let png = render_ok(SHORT_URL, &options, QrFormat::Png);
+    assert!(
+        !QrFormat::Svg.is_complete(&png.bytes),
+        "a PNG is not an SVG"
+    );
+}
