@@ -19,7 +19,7 @@ use linkyard_actors::backends::search::SearchIndex;
 use linkyard_actors::bookmarks::Bookmarks;
 use linkyard_actors::bookmarks::enrich::PageFetcher;
 use linkyard_actors::bookmarks::pool::EnrichmentPool;
-use linkyard_actors::db::{self, DbOptions};
+use linkyard_actors::db::{self, Commits, DbOptions};
 use linkyard_actors::domain::{CodeCodec, ReservedNames, UrlPolicy};
 use linkyard_actors::id_allocator::{
     IdAllocator, IdAllocatorArguments, IdAllocatorHandle, IdAllocatorMessage,
@@ -44,6 +44,10 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 mod bookmarks;
+
+/// Connections of the queue's own SQLite pool: the poller's claims and the deleter each need at
+/// most one, and SQLite runs one write at a time anyway.
+const QUEUE_SQLITE_CONNECTIONS: u32 = 2;
 
 pub use bookmarks::{close_tantivy, open_search};
 use bookmarks::{enrichment_pool, page_fetcher, session_key, spawn_search_backfill};
@@ -142,6 +146,8 @@ pub struct Application {
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
     backfill: JoinHandle<()>,
+    /// The queue's own pool when it is not `state.db`, closed after the database on shutdown.
+    queue_db: Option<DatabaseConnection>,
     /// The embedded index, closed on shutdown so that its lock is free for the next process.
     tantivy: Option<Arc<crate::backends::search::tantivy::TantivySearch>>,
 }
@@ -211,8 +217,12 @@ impl Application {
         let cache = crate::backends::cache::connect(&settings.cache, &settings.storage.data_dir)
             .await
             .context("connecting the cache")?;
-        let queue = crate::backends::queue::build(&settings.queue, db.clone())
-            .context("building the job queue")?;
+        let queue_db = connect_queue_database(&settings).await?;
+        let queue = crate::backends::queue::build(
+            &settings.queue,
+            queue_db.clone().unwrap_or_else(|| db.clone()),
+        )
+        .context("building the job queue")?;
         let live: Arc<dyn LiveCounters> = Arc::new(CacheCounters::new(Arc::clone(&cache)));
 
         let actor_restarts = Arc::new(AtomicU64::new(0));
@@ -334,6 +344,7 @@ impl Application {
             supervisor,
             supervisor_task,
             backfill,
+            queue_db,
             tantivy,
         })
     }
@@ -382,6 +393,12 @@ impl Application {
         drop(self.state);
         close_tantivy(self.tantivy).await;
         db.close().await.context("closing the database")?;
+        if let Some(queue_db) = self.queue_db {
+            queue_db
+                .close()
+                .await
+                .context("closing the queue's database pool")?;
+        }
         tracing::info!("linkyard stopped");
         Ok(())
     }
@@ -392,10 +409,33 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
         url: settings.database_url(),
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        commits: Commits::Durable,
     };
     db::connect(&options)
         .await
         .context("connecting to the database")
+}
+
+/// Opens the pool for the queue's own writes on SQLite: claiming, renewing, rescheduling and
+/// deleting outbox rows. Its commits do not wait for the disk ([`Commits::Relaxed`]), so they
+/// hold SQLite's one writer for microseconds instead of a flush while the group commits of new
+/// links wait. Losing one in a power cut only runs a job again, and the handlers allow that.
+/// Jobs are still enqueued on the main pool, in the transaction of the row they belong to.
+/// PostgreSQL commits concurrently, so the queue shares the main pool there (`None`).
+async fn connect_queue_database(settings: &Settings) -> anyhow::Result<Option<DatabaseConnection>> {
+    if !settings.uses_sqlite() {
+        return Ok(None);
+    }
+    let options = DbOptions {
+        url: settings.database_url(),
+        max_connections: QUEUE_SQLITE_CONNECTIONS,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        commits: Commits::Relaxed,
+    };
+    let db = db::connect(&options)
+        .await
+        .context("connecting the queue's database pool")?;
+    Ok(Some(db))
 }
 
 fn public_url(settings: &Settings, local_addr: SocketAddr) -> anyhow::Result<Url> {

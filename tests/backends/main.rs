@@ -8,6 +8,7 @@ mod support;
 
 mod blob;
 mod cache;
+mod database;
 mod fetch;
 mod queue;
 mod search;

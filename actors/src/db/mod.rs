@@ -52,12 +52,30 @@ pub struct DbOptions {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// Which commits wait for the disk on SQLite.
+    pub commits: Commits,
 }
 
-/// Opens a connection pool. SQLite gets WAL journaling with `synchronous = FULL`, so every
-/// committed transaction survives a power cut, foreign keys on, and a busy timeout so that
-/// concurrent writers wait instead of failing.
+/// Which commits wait until the database's log is on disk. PostgreSQL pools ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// Every commit waits for the flush (`synchronous = FULL`) and survives a power cut.
+    Durable,
+    /// Commits return before the flush (`synchronous = NORMAL`). They survive a crash of the
+    /// process, and a power cut or a crash of the system may roll back the last of them, never
+    /// half a transaction. Only for writes whose loss repeats work and loses nothing, such as
+    /// claiming and deleting outbox rows: a lost claim or delete runs the job again.
+    Relaxed,
+}
+
+/// Opens a connection pool. SQLite gets WAL journaling with `synchronous = FULL` (or `NORMAL`
+/// for [`Commits::Relaxed`]), foreign keys on, and a busy timeout so that concurrent writers
+/// wait instead of failing.
 pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbError> {
+    let synchronous = match options.commits {
+        Commits::Durable => sea_orm::sqlx::sqlite::SqliteSynchronous::Full,
+        Commits::Relaxed => sea_orm::sqlx::sqlite::SqliteSynchronous::Normal,
+    };
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
         .max_connections(options.max_connections)
@@ -65,11 +83,11 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbError>
         .acquire_timeout(options.acquire_timeout)
         .connect_timeout(options.acquire_timeout)
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|sqlite| {
+        .map_sqlx_sqlite_opts(move |sqlite| {
             sqlite
                 .create_if_missing(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         });

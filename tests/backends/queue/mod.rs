@@ -71,6 +71,7 @@ impl TestDatabase {
             url,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            commits: db::Commits::Durable,
         };
         let db = db::connect(&options).await.expect("connect test database");
         linkyard::migrate::run(&db)
