@@ -35,9 +35,9 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let pages = corpus_pages()?;
     let site = serve_site(Arc::new(pages)).await?;
 
-    let data_dir = tempfile::tempdir()?;
+    let data_dir = options.data_dir()?;
     let application =
-        start_linkyard(data_dir.path().to_path_buf(), options.queue_concurrency).await?;
+        start_linkyard(data_dir.as_path().to_path_buf(), options.queue_concurrency).await?;
     let state = Arc::clone(application.state());
     let (user_id, _) = state
         .accounts

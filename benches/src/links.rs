@@ -33,8 +33,8 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     report.push(Row::load("bare hyper: hot redirect", &bare_hot, true));
     report.push(Row::load("bare hyper: random redirect", &bare_random, true));
 
-    let data_dir = tempfile::tempdir()?;
-    let linkyard = servers::start_linkyard(data_dir.path(), &options.linkyard_env()).await?;
+    let data_dir = options.data_dir()?;
+    let linkyard = servers::start_linkyard(data_dir.as_path(), &options.linkyard_env()).await?;
     let (codes, create) =
         create_links(linkyard.address, options.connections, options.links).await?;
     report.push(Row::load(
@@ -61,7 +61,7 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         options,
         report,
         linkyard,
-        data_dir.path(),
+        data_dir.as_path(),
         codes.len() as u64,
     )
     .await?;
@@ -75,13 +75,13 @@ pub async fn cold_redirects(options: &Options, report: &mut Report) -> anyhow::R
         report.note("cold redirects skipped: PostgreSQL is unreachable".to_owned());
         return Ok(());
     };
-    let data_dir = tempfile::tempdir()?;
+    let data_dir = options.data_dir()?;
     let mut env = options.linkyard_env();
     env.push(("LINKYARD_DATABASE__URL", database.url.as_str()));
     env.push(("LINKYARD_DATABASE__MAX_CONNECTIONS", "32"));
     env.push(("LINKYARD_LINKS__HOT_CACHE_CAPACITY", "8"));
     env.push(("LINKYARD_QR__PRERENDER", "false"));
-    let linkyard = servers::start_linkyard(data_dir.path(), &env).await?;
+    let linkyard = servers::start_linkyard(data_dir.as_path(), &env).await?;
     let (codes, create) =
         create_links(linkyard.address, options.connections, options.links).await?;
     report.push(Row::load(

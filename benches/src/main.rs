@@ -12,8 +12,11 @@ mod report;
 mod search;
 mod servers;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -85,12 +88,28 @@ pub struct Options {
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
     duration: Duration,
+    /// The directory that holds every part's data directory, removed when the run ends.
+    #[arg(skip)]
+    scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Options {
-    fn finish(mut self) -> Self {
+    fn finish(mut self) -> anyhow::Result<Self> {
         self.duration = Duration::from_secs(self.seconds);
-        self
+        self.scratch = Some(Arc::new(tempfile::tempdir()?));
+        Ok(self)
+    }
+
+    /// Creates a new, empty data directory for one part of the run. It stays until the whole
+    /// run ends: on an ext4 filesystem without a journal, as on the test VM, the allocator
+    /// steps over every inode freed in the last minute or more, so deleting one part's 100,000
+    /// files would slow the file creation of the parts after it.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let scratch = self
+            .scratch
+            .as_ref()
+            .context("the options were not finished")?;
+        Ok(tempfile::tempdir_in(scratch.path())?.keep())
     }
 
     /// Environment for the linkyard under test: quiet logs, and no rate limits, which would
@@ -117,7 +136,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(linkyard::cli::run(cli))
         }
         Command::All(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(async {
                 links::run(&options, &mut report).await?;
@@ -130,14 +149,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Links(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(links::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }
         Command::Cold(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(async {
                 links::bare_baseline(&options, &mut report).await?;
@@ -147,7 +166,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pastes(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(async {
                 links::bare_baseline(&options, &mut report).await?;
@@ -157,21 +176,21 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Search(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(search::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }
         Command::Bookmarks(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(bookmarks::run(&options, &mut report))?;
             print_report(&options, &report);
             Ok(())
         }
         Command::Qr(options) => {
-            let options = options.finish();
+            let options = options.finish()?;
             let mut report = report::Report::default();
             runtime.block_on(async {
                 // The QR rows compare with the bare server, so measure it in this run too.

@@ -18,8 +18,8 @@ const PASTE_BYTES: usize = 4 * 1024;
 const LARGE_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
-    let data_dir = tempfile::tempdir()?;
-    let linkyard = servers::start_linkyard(data_dir.path(), &options.linkyard_env()).await?;
+    let data_dir = options.data_dir()?;
+    let linkyard = servers::start_linkyard(data_dir.as_path(), &options.linkyard_env()).await?;
     let (ids, create) = create_pastes(linkyard.address, options).await?;
     report.push(Row::load(
         "linkyard: create 4 KiB paste, SQLite + filesystem",
@@ -33,7 +33,7 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         true,
     ));
     large_upload_memory(&linkyard, report).await?;
-    durability(linkyard, report, data_dir.path(), ids.len() as u64).await?;
+    durability(linkyard, report, data_dir.as_path(), ids.len() as u64).await?;
     s3_rows(options, report).await
 }
 
@@ -210,14 +210,14 @@ async fn s3_rows(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         }
     }
     let prefix = format!("linkyard-bench-{:016x}", rand::random::<u64>());
-    let data_dir = tempfile::tempdir()?;
+    let data_dir = options.data_dir()?;
     let mut env = options.linkyard_env();
     env.push(("LINKYARD_BLOB__BACKEND", "s3"));
     env.push(("LINKYARD_BLOB__S3_PREFIX", prefix.as_str()));
     for (setting, value) in &values {
         env.push((setting, value.as_str()));
     }
-    let linkyard = servers::start_linkyard(data_dir.path(), &env).await?;
+    let linkyard = servers::start_linkyard(data_dir.as_path(), &env).await?;
     let (ids, create) = create_pastes(linkyard.address, options).await?;
     report.push(Row::load(
         "linkyard: create 4 KiB paste, S3",

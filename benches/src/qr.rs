@@ -30,10 +30,10 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         own.as_secs_f64() * 1000.0
     ));
 
-    let data_dir = tempfile::tempdir()?;
+    let data_dir = options.data_dir()?;
     let mut env = options.linkyard_env();
     env.push(("LINKYARD_QR__PRERENDER", "false"));
-    let linkyard = servers::start_linkyard(data_dir.path(), &env).await?;
+    let linkyard = servers::start_linkyard(data_dir.as_path(), &env).await?;
     let (codes, _) = create_links(linkyard.address, options.connections, UNCACHED_LINKS).await?;
     let codes = Arc::new(codes);
 

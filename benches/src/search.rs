@@ -39,9 +39,9 @@ pub async fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         .map(|id| corpus.bookmark(&mut rng, id as i64 + 1))
         .collect();
 
-    let directory = tempfile::tempdir().context("creating a temporary directory")?;
+    let directory = options.data_dir()?;
     let options = TantivyOptions {
-        path: directory.path().join("bookmarks"),
+        path: directory.join("bookmarks"),
         commit_interval: Duration::from_millis(500),
     };
     let index = TantivySearch::open(options).await?;
