@@ -88,7 +88,7 @@ pub struct Options {
     warmup: Duration,
     #[arg(skip = Duration::ZERO)]
     duration: Duration,
-    /// The directory that holds every part's data directory, removed when the run ends.
+    /// The parent of every part's data directory, removed when the run ends.
     #[arg(skip)]
     scratch: Option<Arc<tempfile::TempDir>>,
 }
@@ -100,10 +100,11 @@ impl Options {
         Ok(self)
     }
 
-    /// Creates a new, empty data directory for one part of the run. It stays until the whole
-    /// run ends: on an ext4 filesystem without a journal, as on the test VM, the allocator
-    /// steps over every inode freed in the last minute or more, so deleting one part's 100,000
-    /// files would slow the file creation of the parts after it.
+    /// Creates a new, empty data directory for one part of the run, kept until the run ends.
+    /// On ext4 without a journal, as on the test VM, the inode allocator steps over every inode
+    /// freed in the last 60 s, or 360 s while its inode table block is unwritten (Linux,
+    /// `recently_deleted` in `fs/ext4/ialloc.c`). So deleting one part's 100,000 files would
+    /// slow the file creation of the parts after it.
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
         let scratch = self
             .scratch

@@ -52,11 +52,12 @@ pub struct DbOptions {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
-    /// Which commits wait for the disk on SQLite.
+    /// The flush policy of commits on SQLite.
     pub commits: Commits,
 }
 
-/// Which commits wait until the database's log is on disk. PostgreSQL pools ignore it.
+/// The flush policy of commits: whether each waits until the database's log is on disk.
+/// PostgreSQL pools ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commits {
     /// Every commit waits for the flush (`synchronous = FULL`) and survives a power cut.

@@ -43,9 +43,9 @@ impl QrFormat {
         }
     }
 
-    /// Whether `bytes` hold a whole image of this format as the renderer writes it, so that a
-    /// cached copy cut short by a crash is rendered again rather than served: a PNG must start
-    /// with the PNG signature and end with the `IEND` chunk, an SVG must end with `</svg>`.
+    /// Returns whether `bytes` are a whole image of this format as the renderer writes it, so
+    /// that a cached copy cut short by a crash is rendered again. A PNG must start with the PNG
+    /// signature and end with the `IEND` chunk, and an SVG must end with `</svg>`.
     pub fn is_complete(self, bytes: &[u8]) -> bool {
         match self {
             Self::Png => bytes.starts_with(PNG_SIGNATURE) && bytes.ends_with(PNG_END),

@@ -18,9 +18,9 @@
 //! A write goes to a temporary file (`.tmp-<random>`) in the target directory. The file is
 //! flushed to disk and renamed over the key's path, and then the directory itself is flushed.
 //! So a reader sees the old object or the new one, and a crash never leaves part of an object
-//! under its key. `put_cache` skips both flushes: a reader still never sees a half-written file
-//! while the system runs, but after a crash the key may hold nothing or a cut-short object, which
-//! its readers detect. `check_key` rejects segments that start with `.`, so temporary files cannot
+//! under its key. `put_cache` skips both flushes. While the system runs, a reader still gets
+//! the old object or the new one. After a crash the key may have no object or a cut-short one,
+//! and the readers of such keys check for that. `check_key` rejects segments that start with `.`, so temporary files cannot
 //! collide with objects, and listings skip such names. Every file operation runs on tokio's
 //! blocking thread pool.
 
@@ -243,9 +243,9 @@ fn decode_object(contents: Bytes) -> Result<Blob, &'static str> {
 
 // NOTE: each durable object pays two fsync calls. 4 KiB paste creates measured about 3,900/s on
 // one 2-core test VM and 5,100 to 7,200/s on another. Sharing one `syncfs` per round among
-// concurrent writers measured about 6,000/s on the first, but `syncfs` also waits for every other
-// dirty page of the filesystem, and a CI run right after a large build hung, most likely on it,
-// so it is not used. Cache writes (`put_cache`) skip both calls.
+// concurrent writers measured about 6,000/s on the first. But `syncfs` also waits for every
+// other dirty page of the filesystem, and a CI run right after a large build hung, most likely
+// on it. So it is not used. Cache writes (`put_cache`) skip both calls.
 fn write_object(
     root: &Path,
     key: &str,

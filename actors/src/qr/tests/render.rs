@@ -407,17 +407,17 @@ fn render_is_deterministic() {
 }
 
 #[test]
-fn whole_images_are_complete_and_cut_ones_are_not() {
+fn completeness_rejects_cut_images() {
     let options = QrOptions::default();
     for format in [QrFormat::Png, QrFormat::Svg] {
         let image = render_ok(SHORT_URL, &options, format);
         assert!(format.is_complete(&image.bytes), "{format} is whole");
         // The SVG ends with a newline, which a cut may drop and still leave a whole image.
         let last = image.bytes.trim_ascii_end().len() - 1;
-        for kept in [0, 1, 8, image.bytes.len() / 2, last] {
+        for length in [0, 1, 8, image.bytes.len() / 2, last] {
             assert!(
-                !format.is_complete(&image.bytes[..kept]),
-                "{format} cut to {kept} of {} bytes",
+                !format.is_complete(&image.bytes[..length]),
+                "{format} cut to {length} of {} bytes",
                 image.bytes.len()
             );
         }
