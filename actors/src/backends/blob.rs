@@ -155,9 +155,10 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), BlobError>;
 
     /// Stores `bytes` under `key` like [`BlobStore::put`], but returns before the object is on
-    /// disk, so a crash may lose it or leave it cut short under its key. It is meant for data
-    /// that is rebuilt when missing or incomplete, such as rendered QR images, and the reader
-    /// must check that an object is whole. Stores without a separate flush step simply put.
+    /// disk. So a power cut or a crash of the system may lose it or leave it damaged under its
+    /// key. It is meant for data that is rebuilt when missing or damaged, such as rendered QR
+    /// images, and the reader must check that an object is whole. Stores without a separate
+    /// flush step simply put.
     async fn put_cache(
         &self,
         key: &str,

@@ -105,18 +105,21 @@ impl QrRenderer {
         Ok(image)
     }
 
-    /// Renders and stores the default PNG of `data` unless the store has it already. Background
-    /// jobs call it when a link or paste is created, so the first scan is served from the store.
-    /// Unlike [`QrRenderer::image`], a failed write is an error, so the job can retry.
+    /// Renders and stores the default PNG of `data` unless the store has a whole copy already.
+    /// Background jobs call it when a link is created, so the first scan is served from the
+    /// store. Unlike [`QrRenderer::image`], a failed write is an error, so the job can retry.
     pub async fn prerender(&self, data: &str) -> Result<(), QrError> {
         let options = QrOptions::default();
         let format = QrFormat::Png;
         let key = cache_key(data, &options, format);
         let path = blob_key(&key, format);
-        match self.inner.store.exists(&path).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(error) => self.store_failed("exists", &path, &error),
+        match self.inner.store.get(&path).await {
+            Ok(Some(blob)) if format.is_complete(&blob.bytes) => return Ok(()),
+            Ok(Some(_)) => {
+                tracing::warn!(key = path, "stored qr image is damaged; rendering it again");
+            }
+            Ok(None) => {}
+            Err(error) => self.store_failed("get", &path, &error),
         }
 
         let rendered = self.render(key, data, &options, format).await?;
@@ -199,10 +202,7 @@ impl QrRenderer {
                 });
             }
             Ok(Some(_)) => {
-                tracing::warn!(
-                    key = path,
-                    "cached qr image is incomplete; rendering it again"
-                );
+                tracing::warn!(key = path, "stored qr image is damaged; rendering it again");
             }
             Ok(None) => {}
             Err(error) => self.store_failed("get", &path, &error),

@@ -17,8 +17,8 @@ use std::fmt;
 /// The eight bytes every PNG file starts with.
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-/// The `IEND` chunk every PNG file ends with: zero length, type, CRC.
-const PNG_END: &[u8] = b"\0\0\0\0IEND\xae\x42\x60\x82";
+/// The bytes of a PNG chunk around its data: length and type before it, CRC after it.
+const PNG_CHUNK_OVERHEAD: usize = 12;
 
 /// The image formats a QR code is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,12 +44,20 @@ impl QrFormat {
     }
 
     /// Returns whether `bytes` are a whole image of this format as the renderer writes it, so
-    /// that a cached copy cut short by a crash is rendered again. A PNG must start with the PNG
-    /// signature and end with the `IEND` chunk, and an SVG must end with `</svg>`.
+    /// that a cached copy damaged by a power cut is rendered again. A PNG must be the signature
+    /// and chunks with matching CRCs up to `IEND` at its end. An SVG must start with an XML
+    /// declaration or `<svg`, and end with `</svg>`.
+    // NOTE: an SVG has no checksum, so one whose middle blocks a power cut left stale while its
+    // first and last block were written still passes. Such blocks need a filesystem without
+    // ordered data writes, such as ext4 without a journal, and an SVG larger than one block.
     pub fn is_complete(self, bytes: &[u8]) -> bool {
         match self {
-            Self::Png => bytes.starts_with(PNG_SIGNATURE) && bytes.ends_with(PNG_END),
-            Self::Svg => bytes.trim_ascii_end().ends_with(b"</svg>"),
+            Self::Png => is_whole_png(bytes),
+            Self::Svg => {
+                let start = bytes.trim_ascii_start();
+                (start.starts_with(b"<?xml") || start.starts_with(b"<svg"))
+                    && bytes.trim_ascii_end().ends_with(b"</svg>")
+            }
         }
     }
 
@@ -61,6 +69,35 @@ impl QrFormat {
             _ => None,
         }
     }
+}
+
+/// Returns whether `bytes` are the PNG signature followed by chunks whose CRCs match, the last
+/// of them `IEND` and ending at the last byte.
+fn is_whole_png(bytes: &[u8]) -> bool {
+    let Some(mut rest) = bytes.strip_prefix(PNG_SIGNATURE) else {
+        return false;
+    };
+    while let Some(header) = rest.first_chunk::<8>() {
+        let [l0, l1, l2, l3, kind @ ..] = *header;
+        let Ok(length) = usize::try_from(u32::from_be_bytes([l0, l1, l2, l3])) else {
+            return false;
+        };
+        let Some(chunk) = length
+            .checked_add(PNG_CHUNK_OVERHEAD)
+            .and_then(|chunk_length| rest.get(..chunk_length))
+        else {
+            return false;
+        };
+        let (covered, stored) = chunk[4..].split_at(4 + length);
+        if stored != crc32fast::hash(covered).to_be_bytes() {
+            return false;
+        }
+        rest = &rest[chunk.len()..];
+        if &kind == b"IEND" {
+            return rest.is_empty();
+        }
+    }
+    false
 }
 
 impl fmt::Display for QrFormat {

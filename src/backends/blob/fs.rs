@@ -18,11 +18,12 @@
 //! A write goes to a temporary file (`.tmp-<random>`) in the target directory. The file is
 //! flushed to disk and renamed over the key's path, and then the directory itself is flushed.
 //! So a reader sees the old object or the new one, and a crash never leaves part of an object
-//! under its key. `put_cache` skips both flushes. While the system runs, a reader still gets
-//! the old object or the new one. After a crash the key may have no object or a cut-short one,
-//! and the readers of such keys check for that. `check_key` rejects segments that start with `.`, so temporary files cannot
-//! collide with objects, and listings skip such names. Every file operation runs on tokio's
-//! blocking thread pool.
+//! under its key. `put_cache` skips both flushes. A reader still gets the old object or the new
+//! one, also after the process crashes. After a power cut or a crash of the system, the key may
+//! have no file, an empty or cut-short one, or one with stale blocks, and the readers of such
+//! keys check for that. `check_key` rejects segments that start with `.`, so temporary files
+//! cannot collide with objects, and listings skip such names. Every file operation runs on
+//! tokio's blocking thread pool.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

@@ -300,6 +300,24 @@ async fn prerender_stores_default_png() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prerender_replaces_damaged_image() {
+    let pool = Pool::start(1).await;
+    let key = pool.png_key(URL);
+    let whole = render(URL, &QrOptions::default(), QrFormat::Png).expect("renders");
+    let mut damaged = whole.bytes.to_vec();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xff;
+    pool.store.insert(&key, damaged, "image/png");
+
+    pool.renderer.prerender(URL).await.expect("prerendered");
+
+    let stored = pool.store.object(&key).expect("stored");
+    assert_eq!(stored.bytes, whole.bytes);
+    assert_eq!(pool.renderer.stats().renders, 1);
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prerender_write_failure_is_backend_error() {
     let pool = Pool::start(1).await;
     pool.store.fail_writes.store(true, Ordering::SeqCst);

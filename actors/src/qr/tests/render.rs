@@ -428,3 +428,30 @@ fn completeness_rejects_cut_images() {
         "a PNG is not an SVG"
     );
 }
+
+#[test]
+fn completeness_rejects_changed_png_bytes() {
+    let png = render_ok(SHORT_URL, &QrOptions::default(), QrFormat::Png);
+    // Every byte after the signature is covered by a chunk's length, type, data or CRC.
+    for position in [8, 12, 20, png.bytes.len() / 2, png.bytes.len() - 5] {
+        let mut changed = png.bytes.to_vec();
+        changed[position] ^= 0x01;
+        assert!(
+            !QrFormat::Png.is_complete(&changed),
+            "byte {position} of {} changed",
+            png.bytes.len()
+        );
+    }
+    let mut longer = png.bytes.to_vec();
+    longer.push(0);
+    assert!(!QrFormat::Png.is_complete(&longer), "a byte after IEND");
+}
+
+#[test]
+fn completeness_rejects_svg_with_zeroed_start() {
+    let svg = render_ok(SHORT_URL, &QrOptions::default(), QrFormat::Svg);
+    let mut zeroed = svg.bytes.to_vec();
+    zeroed[..16].fill(0);
+
+    assert!(!QrFormat::Svg.is_complete(&zeroed));
+}
