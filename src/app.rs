@@ -45,8 +45,9 @@ use url::Url;
 
 mod bookmarks;
 
-/// Connections of the queue's own SQLite pool: the poller's claims and the deleter each need at
-/// most one, and SQLite runs one write at a time anyway.
+/// Connections of the queue's own SQLite pool. Its users (claims, lease renewals, deletes,
+/// reschedules, parks, the relay's bookkeeping and readiness checks) nearly all write, and SQLite
+/// runs one write at a time, so more connections would only wait for its lock.
 const QUEUE_SQLITE_CONNECTIONS: u32 = 2;
 
 pub use bookmarks::{close_tantivy, open_search};
@@ -146,7 +147,7 @@ pub struct Application {
     supervisor: ActorRef<SupervisorMessage>,
     supervisor_task: JoinHandle<()>,
     backfill: JoinHandle<()>,
-    /// The queue's own pool when it is not `state.db`, closed after the database on shutdown.
+    /// The queue's own pool when it is not `state.db`, closed before the database on shutdown.
     queue_db: Option<DatabaseConnection>,
     /// The embedded index, closed on shutdown so that its lock is free for the next process.
     tantivy: Option<Arc<crate::backends::search::tantivy::TantivySearch>>,
@@ -353,6 +354,12 @@ impl Application {
         self.local_addr
     }
 
+    /// Returns the pool the job queue writes its own rows through: a second pool on SQLite
+    /// (see [`connect_queue_database`]), the main pool on PostgreSQL.
+    pub fn queue_database(&self) -> &DatabaseConnection {
+        self.queue_db.as_ref().unwrap_or(&self.state.db)
+    }
+
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
     }
@@ -392,13 +399,13 @@ impl Application {
         let db = self.state.db.clone();
         drop(self.state);
         close_tantivy(self.tantivy).await;
-        db.close().await.context("closing the database")?;
         if let Some(queue_db) = self.queue_db {
             queue_db
                 .close()
                 .await
                 .context("closing the queue's database pool")?;
         }
+        db.close().await.context("closing the database")?;
         tracing::info!("linkyard stopped");
         Ok(())
     }
@@ -416,12 +423,13 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
         .context("connecting to the database")
 }
 
-/// Opens the pool for the queue's own writes on SQLite: claiming, renewing, rescheduling and
-/// deleting outbox rows. Its commits do not wait for the disk ([`Commits::Relaxed`]), so they
-/// hold SQLite's one writer for microseconds instead of a flush while the group commits of new
-/// links wait. Losing one in a power cut only runs a job again, and the handlers allow that.
-/// Jobs are still enqueued on the main pool, in the transaction of the row they belong to.
-/// PostgreSQL commits concurrently, so the queue shares the main pool there (`None`).
+/// Opens the pool for the queue's own writes on SQLite: claiming, renewing, deleting,
+/// rescheduling and parking outbox rows, and with RabbitMQ marking them published. Its commits
+/// do not wait for the disk ([`Commits::Relaxed`]), so they hold SQLite's one writer for
+/// microseconds instead of a flush while the group commits of new links wait. What a power cut
+/// loses of them only runs or publishes a job again, and the handlers allow that. Jobs are still
+/// enqueued on the main pool, in the transaction of the row they belong to. PostgreSQL commits
+/// concurrently, so the queue shares the main pool there (`None`).
 async fn connect_queue_database(settings: &Settings) -> anyhow::Result<Option<DatabaseConnection>> {
     if !settings.uses_sqlite() {
         return Ok(None);

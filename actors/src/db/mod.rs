@@ -63,9 +63,10 @@ pub enum Commits {
     /// Every commit waits for the flush (`synchronous = FULL`) and survives a power cut.
     Durable,
     /// Commits return before the flush (`synchronous = NORMAL`). They survive a crash of the
-    /// process, and a power cut or a crash of the system may roll back the last of them, never
-    /// half a transaction. Only for writes whose loss repeats work and loses nothing, such as
-    /// claiming and deleting outbox rows: a lost claim or delete runs the job again.
+    /// process. A power cut or a crash of the system rolls back those made since the log was
+    /// last flushed, by a durable commit of any pool or a checkpoint, never half a transaction.
+    /// Only for writes whose loss repeats work and loses nothing, such as claiming and deleting
+    /// outbox rows: a lost claim or delete runs the job again.
     Relaxed,
 }
 

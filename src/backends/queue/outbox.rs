@@ -114,10 +114,10 @@ impl Poller {
         let mut next_retry: Option<DateTime<Utc>> = None;
         let mut errors = LogLimiter::new(ERROR_LOG_INTERVAL);
 
-        // Every claim is a write transaction, and on SQLite it waits for the one writer and a
-        // flush, as the group commits of new links do. So under load the poller claims when
-        // half its slots are free rather than after each finished job. A claim is never held
-        // back longer than one poll interval.
+        // Every claim is a write transaction, and on SQLite it waits for the one writer that
+        // the group commits of new links also need. So under load the poller claims when half
+        // its slots are free rather than after each finished job. A claim is never held back
+        // longer than one poll interval.
         let claim_batch = (self.config.concurrency / 2).max(1);
         let mut last_claim: Option<Instant> = None;
         while !is_stopping(&shutdown) {
@@ -360,8 +360,8 @@ fn wait_until(next_retry: Option<DateTime<Utc>>, poll_interval: Duration) -> Dur
     until_due.min(poll_interval)
 }
 
-/// Deletes the rows of succeeded jobs, many per statement: each SQLite write is a commit with
-/// an fsync, and one per job would compete with every other write. A row whose delete is lost
+/// Deletes the rows of succeeded jobs, many per statement: each SQLite write takes the one
+/// writer, and one per job would compete with every other write. A row whose delete is lost
 /// in a crash is run again when its lease runs out, which idempotent handlers allow.
 async fn delete_finished(db: DatabaseConnection, mut finished: mpsc::UnboundedReceiver<i64>) {
     const BATCH: usize = 500;

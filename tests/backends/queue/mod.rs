@@ -45,6 +45,9 @@ pub enum Db {
 /// A migrated database for one test, removed when dropped.
 pub struct TestDatabase {
     pub db: DatabaseConnection,
+    /// The pool the queues use, as the application opens it: on SQLite a second pool whose
+    /// commits skip the flush, on PostgreSQL the same pool as `db`.
+    pub queue_db: DatabaseConnection,
     _sqlite_dir: Option<TempDir>,
     _postgres: Option<PostgresDatabase>,
 }
@@ -77,8 +80,22 @@ impl TestDatabase {
         linkyard::migrate::run(&db)
             .await
             .expect("migrate test database");
+        let queue_db = match kind {
+            Db::Sqlite => {
+                let relaxed = DbOptions {
+                    max_connections: 2,
+                    commits: db::Commits::Relaxed,
+                    ..options
+                };
+                db::connect(&relaxed)
+                    .await
+                    .expect("connect the queue's test pool")
+            }
+            Db::Postgres => db.clone(),
+        };
         Some(Self {
             db,
+            queue_db,
             _sqlite_dir: sqlite_dir,
             _postgres: postgres,
         })

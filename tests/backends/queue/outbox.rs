@@ -55,7 +55,7 @@ async fn delivers_committed_job_once(kind: Db) {
         return;
     };
     let db = &test.db;
-    let queue = outbox_queue(db, &test_settings());
+    let queue = outbox_queue(&test.queue_db, &test_settings());
     let recorder = Recorder::new(|_, _| Step::Succeed);
     let (stop, shutdown) = shutdown_switch();
     let consumers = tokio::spawn({
@@ -147,7 +147,7 @@ async fn retries_with_growing_delays_then_parks(kind: Db) {
     let mut settings = test_settings();
     settings.retry_delays_ms = vec![150, 600];
     settings.max_attempts = 3;
-    let queue = outbox_queue(db, &settings);
+    let queue = outbox_queue(&test.queue_db, &settings);
     let recorder = Recorder::new(|_, _| Step::FailRetryable);
     let (stop, shutdown) = shutdown_switch();
     let consumers = tokio::spawn({
@@ -206,7 +206,7 @@ async fn permanent_failure_parks_then_requeues(kind: Db) {
         return;
     };
     let db = &test.db;
-    let queue = outbox_queue(db, &test_settings());
+    let queue = outbox_queue(&test.queue_db, &test_settings());
     // The first call fails permanently; after an operator requeues the job, it succeeds.
     let recorder = Recorder::new(|_, earlier| match earlier {
         0 => Step::FailPermanent,
@@ -264,7 +264,7 @@ async fn job_survives_consumer_killed_mid_job(kind: Db) {
         return;
     };
     let db = &test.db;
-    let queue = outbox_queue(db, &test_settings());
+    let queue = outbox_queue(&test.queue_db, &test_settings());
     let recorder = Recorder::new(|_, earlier| match earlier {
         0 => Step::KillConsumer,
         _ => Step::Succeed,
@@ -334,7 +334,7 @@ async fn concurrent_pollers_run_each_job_once(kind: Db) {
     let (stop, shutdown) = shutdown_switch();
     let mut pollers = Vec::new();
     for _ in 0..3 {
-        let queue = outbox_queue(db, &settings);
+        let queue = outbox_queue(&test.queue_db, &settings);
         let handlers = recorder.handlers();
         let shutdown = shutdown.clone();
         pollers.push(tokio::spawn(async move {
@@ -342,7 +342,7 @@ async fn concurrent_pollers_run_each_job_once(kind: Db) {
         }));
     }
 
-    let waker = outbox_queue(db, &settings);
+    let waker = outbox_queue(&test.queue_db, &settings);
     let ids: Vec<String> = (0..60).map(|n| format!("bulk-{n}")).collect();
     for id in &ids {
         enqueue(db, waker.as_ref(), &test_job(id, json!({}))).await;
@@ -378,7 +378,7 @@ async fn concurrency_is_bounded_and_shutdown_waits(kind: Db) {
     let db = &test.db;
     let mut settings = test_settings();
     settings.concurrency = 3;
-    let queue = outbox_queue(db, &settings);
+    let queue = outbox_queue(&test.queue_db, &settings);
     let recorder = Recorder::new(|_, _| Step::WaitForGate);
     let (stop, shutdown) = shutdown_switch();
     let consumers = tokio::spawn({
@@ -440,7 +440,7 @@ async fn wake_skips_the_poll_interval(kind: Db) {
     let db = &test.db;
     let mut settings = test_settings();
     settings.poll_interval_ms = 60_000;
-    let queue = outbox_queue(db, &settings);
+    let queue = outbox_queue(&test.queue_db, &settings);
     let recorder = Recorder::new(|_, _| Step::Succeed);
     let (stop, shutdown) = shutdown_switch();
     let consumers = tokio::spawn({

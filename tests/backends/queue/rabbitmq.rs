@@ -53,7 +53,7 @@ impl Fixture {
         let cleanup = TopologyCleanup {
             config: config(&settings),
         };
-        let queue = Arc::new(RabbitMqQueue::new(test.db.clone(), config(&settings)));
+        let queue = Arc::new(RabbitMqQueue::new(test.queue_db.clone(), config(&settings)));
         Some(Self {
             settings,
             queue,
@@ -543,7 +543,7 @@ async fn rabbitmq_relay_waits_for_broker() {
     let mut relay_settings = fixture.settings.clone();
     relay_settings.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.address);
     let relay_queue = Arc::new(RabbitMqQueue::new(
-        fixture.db().clone(),
+        fixture.test.queue_db.clone(),
         config(&relay_settings),
     ));
 
