@@ -38,6 +38,11 @@ use tokio::sync::{Notify, watch};
 const BACKEND: &str = "rabbitmq";
 /// How long opening a connection may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an acknowledgement, a consumer cancel, a publish frame or a connection close may
+/// wait. lapin 4.12 leaves the future of an acknowledgement pending for good when its channel
+/// dies just before the acknowledgement is sent (the command is dropped unanswered), so every
+/// such wait is bounded, and shutdown cannot hang on one.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The attempt number of the delivery a message is, starting at 1.
 pub const ATTEMPT_HEADER: &str = "x-linkyard-attempt";
@@ -84,7 +89,7 @@ pub async fn delete_topology(config: &QueueConfig, kinds: &[String]) -> Result<(
         .await
         .map_err(|error| unavailable("open channel", &error))?;
     let result = Topology::new(config).delete(&channel, kinds).await;
-    let _ = connection.close(200, "topology deleted".into()).await;
+    close_connection(&connection, "topology deleted").await;
     result.map_err(|error| unavailable("delete topology", &error))
 }
 
@@ -131,7 +136,7 @@ impl JobQueue for RabbitMqQueue {
     /// checks reachability and credentials, not their sessions.
     async fn ping(&self) -> Result<(), QueueError> {
         let connection = self.connect("ping").await?;
-        let _ = connection.close(200, "ping".into()).await;
+        close_connection(&connection, "ping").await;
         Ok(())
     }
 }
@@ -391,19 +396,38 @@ async fn publish_confirmed(
         mandatory: true,
         ..Default::default()
     };
-    let confirm = channel
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            options,
-            body,
-            properties,
-        )
-        .await?;
-    let confirmation = tokio::time::timeout(timeout, confirm)
+    // The timeout covers sending the frames too, not only the confirm.
+    let publish = async {
+        let confirm = channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                options,
+                body,
+                properties,
+            )
+            .await?;
+        confirm.await
+    };
+    let confirmation = tokio::time::timeout(timeout, publish)
         .await
         .map_err(|_| PublishError::TimedOut(timeout.as_millis()))??;
     check_confirmation(confirmation, routing_key)
+}
+
+/// Closes `connection`, waiting at most [`OPERATION_TIMEOUT`] for the broker's reply. A close
+/// that fails or times out is logged; the socket goes away when the connection is dropped.
+async fn close_connection(connection: &Connection, reason: &str) {
+    let close = connection.close(200, reason.into());
+    match tokio::time::timeout(OPERATION_TIMEOUT, close).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::debug!(%error, reason, "closing the RabbitMQ connection failed"),
+        Err(_) => tracing::warn!(
+            reason,
+            timeout_ms = OPERATION_TIMEOUT.as_millis() as u64,
+            "closing the RabbitMQ connection timed out; dropping it"
+        ),
+    }
 }
 
 fn check_confirmation(

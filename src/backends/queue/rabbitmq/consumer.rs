@@ -13,8 +13,8 @@
 //! instead of crashing workers forever.
 
 use super::{
-    ATTEMPT_HEADER, JobMessage, LAST_ERROR_HEADER, REQUEST_ID_HEADER, RabbitMqQueue, Topology,
-    header_number, header_text, publish_confirmed,
+    ATTEMPT_HEADER, JobMessage, LAST_ERROR_HEADER, OPERATION_TIMEOUT, REQUEST_ID_HEADER,
+    RabbitMqQueue, Topology, close_connection, header_number, header_text, publish_confirmed,
 };
 use crate::backends::queue::{
     Backoff, ERROR_LOG_INTERVAL, LogLimiter, QueueConfig, checked_kinds, instance_id, is_stopping,
@@ -78,10 +78,7 @@ pub(super) async fn run(
             Ok(session) => match consumer.consume(session, &mut shutdown).await {
                 SessionEnd::Shutdown(session) => {
                     consumer.drain().await;
-                    let _ = session
-                        .connection
-                        .close(200, "consumer stopping".into())
-                        .await;
+                    close_connection(&session.connection, "consumer stopping").await;
                     tracing::info!(owner = %consumer.owner, "RabbitMQ consumers stopped");
                     return Ok(());
                 }
@@ -241,10 +238,15 @@ impl Consumers<'_> {
         for tag in &session.tags {
             let cancel = session
                 .consume_channel
-                .basic_cancel(tag.clone(), BasicCancelOptions::default())
-                .await;
-            if let Err(error) = cancel {
-                tracing::debug!(%error, consumer_tag = %tag, "cancelling a consumer failed");
+                .basic_cancel(tag.clone(), BasicCancelOptions::default());
+            match tokio::time::timeout(OPERATION_TIMEOUT, cancel).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, consumer_tag = %tag, "cancelling a consumer failed");
+                }
+                Err(_) => {
+                    tracing::warn!(consumer_tag = %tag, "cancelling a consumer timed out; closing the connection stops it");
+                }
             }
         }
         tracing::info!(owner = %self.owner, in_flight = self.running.len(), "RabbitMQ consumers stopping");
@@ -506,8 +508,16 @@ fn job_from_delivery(delivery: &Delivery) -> Result<Job, String> {
 }
 
 async fn ack(delivery: &Delivery) {
-    if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
-        tracing::warn!(%error, "acknowledging the job failed; the broker redelivers it");
+    let ack = delivery.acker.ack(BasicAckOptions::default());
+    match tokio::time::timeout(OPERATION_TIMEOUT, ack).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "acknowledging the job failed; the broker redelivers it");
+        }
+        Err(_) => tracing::warn!(
+            delivery_tag = delivery.delivery_tag,
+            "acknowledging the job timed out; the broker redelivers it when the channel closes"
+        ),
     }
 }
 
@@ -517,7 +527,14 @@ async fn nack(delivery: &Delivery) {
         requeue: true,
         ..BasicNackOptions::default()
     };
-    if let Err(error) = delivery.acker.nack(options).await {
-        tracing::warn!(%error, "returning the job to its queue failed; the broker redelivers it when the channel closes");
+    match tokio::time::timeout(OPERATION_TIMEOUT, delivery.acker.nack(options)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "returning the job to its queue failed; the broker redelivers it when the channel closes");
+        }
+        Err(_) => tracing::warn!(
+            delivery_tag = delivery.delivery_tag,
+            "returning the job to its queue timed out; the broker redelivers it when the channel closes"
+        ),
     }
 }

@@ -5,7 +5,7 @@
 //! backoff, so an outage delays jobs and loses none. A row whose confirm never arrived is
 //! published again later, which may deliver its job twice; handlers are idempotent for that.
 
-use super::{JobMessage, PublishError, RabbitMqQueue, publish_confirmed};
+use super::{JobMessage, PublishError, RabbitMqQueue, close_connection, publish_confirmed};
 use crate::backends::queue::{
     Backoff, ERROR_LOG_INTERVAL, LogLimiter, instance_id, is_stopping, sleep_or_stop, stopped,
 };
@@ -51,7 +51,7 @@ pub(super) async fn run(
                     tracing::info!(owner = %relay.owner, "outbox relay connected to RabbitMQ");
                 }
                 let result = relay.relay_until_failure(&mut session, &mut shutdown).await;
-                let _ = session.connection.close(200, "relay stopping".into()).await;
+                close_connection(&session.connection, "relay stopping").await;
                 match result {
                     Ok(()) => break,
                     Err(error) => error,
