@@ -1,5 +1,6 @@
 //! The connection options of `db::connect` on SQLite.
 
+use crate::support::sqlite_pragma as pragma;
 use linkyard_actors::db::{self, Commits, DbOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::time::Duration;
@@ -14,23 +15,8 @@ async fn open(path: &std::path::Path, commits: Commits) -> DatabaseConnection {
     db::connect(&options).await.expect("connect")
 }
 
-async fn pragma(db: &DatabaseConnection, name: &str) -> String {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("PRAGMA {name}"),
-        ))
-        .await
-        .expect("pragma query")
-        .expect("pragma row");
-    row.try_get_by_index::<i64>(0)
-        .map(|value| value.to_string())
-        .or_else(|_| row.try_get_by_index::<String>(0))
-        .expect("pragma value")
-}
-
 #[tokio::test]
-async fn durable_and_relaxed_pools_share_one_wal_database() {
+async fn pools_share_one_wal_database() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("linkyard.db");
     let durable = open(&path, Commits::Durable).await;

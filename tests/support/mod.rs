@@ -130,3 +130,19 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads one `PRAGMA` of a SQLite connection, numbers and text alike as text.
+pub async fn sqlite_pragma(db: &sea_orm::DatabaseConnection, name: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let statement =
+        sea_orm::Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}"));
+    let row = db
+        .query_one_raw(statement)
+        .await
+        .expect("pragma query")
+        .expect("pragma row");
+    row.try_get_by_index::<i64>(0)
+        .map(|value| value.to_string())
+        .or_else(|_| row.try_get_by_index::<String>(0))
+        .expect("pragma value")
+}

@@ -62,6 +62,26 @@ impl FsBlobStore {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Checks the key and content type, then writes the object on the blocking pool.
+    async fn write(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+        flush: Flush,
+    ) -> Result<(), BlobError> {
+        check_key(key)?;
+        check_content_type(content_type)?;
+
+        let root = self.root.clone();
+        let key = key.to_owned();
+        let header = encode_header(content_type);
+        blocking("put", move || {
+            write_object(&root, &key, &header, &bytes, flush)
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -71,16 +91,7 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), BlobError> {
-        check_key(key)?;
-        check_content_type(content_type)?;
-
-        let root = self.root.clone();
-        let key = key.to_owned();
-        let header = encode_header(content_type);
-        blocking("put", move || {
-            write_object(&root, &key, &header, &bytes, Flush::Durable)
-        })
-        .await
+        self.write(key, bytes, content_type, Flush::Durable).await
     }
 
     async fn put_cache(
@@ -89,16 +100,7 @@ impl BlobStore for FsBlobStore {
         bytes: Bytes,
         content_type: &str,
     ) -> Result<(), BlobError> {
-        check_key(key)?;
-        check_content_type(content_type)?;
-
-        let root = self.root.clone();
-        let key = key.to_owned();
-        let header = encode_header(content_type);
-        blocking("put", move || {
-            write_object(&root, &key, &header, &bytes, Flush::Skip)
-        })
-        .await
+        self.write(key, bytes, content_type, Flush::Skip).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {

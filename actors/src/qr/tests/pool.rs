@@ -158,7 +158,7 @@ async fn incomplete_stored_image_renders_again() {
     let pool = Pool::start(1).await;
     let key = pool.png_key(URL);
     let whole = render(URL, &QrOptions::default(), QrFormat::Png).expect("renders");
-    // What a crash can leave of a cache write that was never flushed.
+    // What a power cut can leave of a cache write that was never flushed.
     let cut = whole.bytes.slice(..whole.bytes.len() - 5);
     pool.store.insert(&key, cut, "image/png");
 

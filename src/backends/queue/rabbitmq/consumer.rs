@@ -509,16 +509,7 @@ fn job_from_delivery(delivery: &Delivery) -> Result<Job, String> {
 
 async fn ack(delivery: &Delivery) {
     let ack = delivery.acker.ack(BasicAckOptions::default());
-    match tokio::time::timeout(OPERATION_TIMEOUT, ack).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "acknowledging the job failed; the broker redelivers it");
-        }
-        Err(_) => tracing::warn!(
-            delivery_tag = delivery.delivery_tag,
-            "acknowledging the job timed out; the broker redelivers it when the channel closes"
-        ),
-    }
+    settle_within_timeout(delivery, "acknowledging the job", ack).await;
 }
 
 /// Returns the message to its queue at once; it comes back marked as redelivered.
@@ -527,14 +518,29 @@ async fn nack(delivery: &Delivery) {
         requeue: true,
         ..BasicNackOptions::default()
     };
-    match tokio::time::timeout(OPERATION_TIMEOUT, delivery.acker.nack(options)).await {
+    let nack = delivery.acker.nack(options);
+    settle_within_timeout(delivery, "returning the job to its queue", nack).await;
+}
+
+/// Waits at most [`OPERATION_TIMEOUT`] for an ack or nack and logs a failure or a timeout. The
+/// broker redelivers an unsettled job when its channel closes, so neither is an error.
+async fn settle_within_timeout(
+    delivery: &Delivery,
+    action: &'static str,
+    settle: impl std::future::Future<Output = lapin::Result<bool>>,
+) {
+    match tokio::time::timeout(OPERATION_TIMEOUT, settle).await {
         Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "returning the job to its queue failed; the broker redelivers it when the channel closes");
-        }
-        Err(_) => tracing::warn!(
+        Ok(Err(error)) => tracing::warn!(
+            %error,
+            action,
             delivery_tag = delivery.delivery_tag,
-            "returning the job to its queue timed out; the broker redelivers it when the channel closes"
+            "settling the job failed; the broker redelivers it when the channel closes"
+        ),
+        Err(_) => tracing::warn!(
+            action,
+            delivery_tag = delivery.delivery_tag,
+            "settling the job timed out; the broker redelivers it when the channel closes"
         ),
     }
 }
